@@ -1,0 +1,213 @@
+//! The bug catalogue: known concurrency bugs the server re-introduces on
+//! demand (`--inject NAME`), each a faithful Rust form of a real one.
+//!
+//! Every entry is off by default and changes nothing when off. The buggy code
+//! paths live here, next to the doc comment that names the symptom and the
+//! fix; the rest of the server only asks [`Faults::is_on`] at the one place
+//! each bug plugs in. `scenarios/<name>.toml` reproduces each entry.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// One known bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bug {
+    /// The seed's bug. Pool state that only the contended path uses (here a
+    /// waiter-dispatch task) is created eagerly, at start-up, on a runtime the
+    /// server then leaves. Sequential requests never wait for a connection and
+    /// pass; concurrent ones wait, find the task gone with its runtime and fail
+    /// with "waiter dispatch task is gone: the runtime that created the pool
+    /// has shut down". Fix: build nothing runtime-bound; wait on a
+    /// runtime-agnostic `Notify` created with the pool, lazily, in the runtime
+    /// that uses it.
+    RuntimeBoundPool,
+    /// Lazy initialisation without the guard: concurrent first callers each
+    /// build the pool, so more connections are open than the bound allows and
+    /// the losers' pools are never closed. Fix: the first caller claims the
+    /// build under the init lock; the others wait for it.
+    UnguardedInit,
+    /// Tables created on first use with a plain flag and no lock: a burst of
+    /// first requests sees "table ... already exists" or "no such table".
+    /// Fix: create the schema once, inside the guarded pool initialisation,
+    /// with `IF NOT EXISTS`.
+    RacySchema,
+    /// Deferred write transactions and no busy handler: concurrent writers fail
+    /// with "database is locked". Fix: `BEGIN IMMEDIATE` plus `busy_timeout`.
+    LockedDb,
+    /// `PATCH /api/settings` as read-modify-write outside a transaction:
+    /// concurrent merges silently drop keys while every request gets 200.
+    /// Fix: upsert the merged keys inside one `BEGIN IMMEDIATE` transaction.
+    LostUpdate,
+    /// A request that fails validation never returns its connection; after
+    /// pool-size bad requests every request times out with 503. Fix: the
+    /// connection is returned by its guard's `Drop` on every path.
+    LeakOnError,
+}
+
+impl Bug {
+    /// Every entry, in catalogue order.
+    pub const ALL: [Bug; 6] = [
+        Bug::RuntimeBoundPool,
+        Bug::UnguardedInit,
+        Bug::RacySchema,
+        Bug::LockedDb,
+        Bug::LostUpdate,
+        Bug::LeakOnError,
+    ];
+
+    /// The name used by `--inject` and by the scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::RuntimeBoundPool => "runtime-bound-pool",
+            Bug::UnguardedInit => "unguarded-init",
+            Bug::RacySchema => "racy-schema",
+            Bug::LockedDb => "locked-db",
+            Bug::LostUpdate => "lost-update",
+            Bug::LeakOnError => "leak-on-error",
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An `--inject` value that names no catalogue entry.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown bug {0:?}; the catalogue has: {list}", list = Bug::ALL.map(Bug::name).join(", "))]
+pub struct UnknownBug(String);
+
+impl FromStr for Bug {
+    type Err = UnknownBug;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Bug::ALL
+            .into_iter()
+            .find(|bug| bug.name() == s)
+            .ok_or_else(|| UnknownBug(s.to_owned()))
+    }
+}
+
+/// The set of bugs switched on for one server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    on: Vec<Bug>,
+}
+
+impl Faults {
+    /// No bug: the fixed server.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Exactly these bugs.
+    pub fn with(bugs: impl IntoIterator<Item = Bug>) -> Self {
+        let mut on: Vec<Bug> = bugs.into_iter().collect();
+        on.sort();
+        on.dedup();
+        Self { on }
+    }
+
+    /// Whether `bug` is switched on.
+    pub fn is_on(&self, bug: Bug) -> bool {
+        self.on.contains(&bug)
+    }
+
+    /// The bugs switched on.
+    pub fn bugs(&self) -> &[Bug] {
+        &self.on
+    }
+}
+
+/// `runtime-bound-pool`: the waiter-dispatch task.
+///
+/// Created by [`RuntimeBoundDispatch::spawn`] on whatever runtime is current
+/// when the pool is built; waiters ask it, over a channel, to tell them when a
+/// connection is released. When that runtime shuts down, the task and its
+/// receiver are dropped and every later wait fails.
+pub struct RuntimeBoundDispatch {
+    requests: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+/// The error a waiter gets from a dispatch task whose runtime is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("waiter dispatch task is gone: the runtime that created the pool has shut down")]
+pub struct DispatchGone;
+
+impl RuntimeBoundDispatch {
+    /// Spawns the dispatch task on the current runtime (the bug: the pool
+    /// outlives it). `released` is notified whenever a connection comes back.
+    pub fn spawn(released: Arc<Notify>) -> Self {
+        let (requests, mut rx) = mpsc::channel::<oneshot::Sender<()>>(1024);
+        tokio::spawn(async move {
+            while let Some(waiter) = rx.recv().await {
+                released.notified().await;
+                let _ = waiter.send(());
+            }
+        });
+        Self { requests }
+    }
+
+    /// Waits until the dispatch task reports a release.
+    pub async fn wait_for_release(&self) -> Result<(), DispatchGone> {
+        let (tx, rx) = oneshot::channel();
+        self.requests.send(tx).await.map_err(|_| DispatchGone)?;
+        rx.await.map_err(|_| DispatchGone)
+    }
+}
+
+/// `racy-schema`: the unguarded "are the tables there yet?" flag.
+#[derive(Default)]
+pub struct RacySchema {
+    created: AtomicBool,
+}
+
+impl RacySchema {
+    /// Creates the tables on first use: check a flag, create without
+    /// `IF NOT EXISTS`, set the flag. Two first callers both create.
+    pub fn ensure_tables(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        if self.created.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        conn.execute_batch(&crate::db::SCHEMA.replace(" IF NOT EXISTS", ""))?;
+        self.created.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// `lost-update`: merge as read, modify in memory, write everything back, in
+/// two separate steps with no transaction around them.
+pub async fn lost_update_merge(
+    conn: &tokio_rusqlite::Connection,
+    patch: BTreeMap<String, String>,
+) -> Result<usize, tokio_rusqlite::Error> {
+    let mut all = conn
+        .call(|c| {
+            let mut stmt = c.prepare("SELECT key, value FROM settings")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.collect::<rusqlite::Result<BTreeMap<String, String>>>()
+        })
+        .await?;
+    // Other requests run here, between the read and the write.
+    tokio::task::yield_now().await;
+    let n = patch.len();
+    all.extend(patch);
+    conn.call(move |c| {
+        let tx = c.transaction()?;
+        tx.execute("DELETE FROM settings", [])?;
+        for (k, v) in &all {
+            tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", (k, v))?;
+        }
+        tx.commit()
+    })
+    .await?;
+    Ok(n)
+}

@@ -1,0 +1,29 @@
+//! racegate's reference chat server: axum over SQLite through a
+//! runtime-safe connection pool, with known concurrency bugs on demand.
+//!
+//! - [`config`]: flags and environment ([`ServerConfig`]).
+//! - [`serve`]: runtime layouts, signals, graceful shutdown ([`RunningServer`] for tests).
+//! - [`http`]: the router ([`http::app`]) and handlers.
+//! - [`memory`], [`settings`]: the services; [`store`]: how they run SQL.
+//! - [`pool`]: the connection pool; [`pool::core`] is its loom-checked core.
+//! - [`db`]: schema and SQLite settings; [`responder`]: the deterministic reply.
+//! - [`bugs`]: the bug catalogue behind `--inject`.
+//! - [`error`], [`metrics`]: error responses and `/metrics`.
+
+pub mod bugs;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod memory;
+pub mod metrics;
+pub mod pool;
+pub mod responder;
+pub mod serve;
+pub mod settings;
+pub mod store;
+pub(crate) mod sync;
+
+pub use bugs::{Bug, Faults};
+pub use config::{RuntimeMode, ServerConfig};
+pub use serve::{bind, serve, RunningServer, ServeError};

@@ -1,0 +1,179 @@
+//! [`MemoryService`]: conversations and their messages.
+//!
+//! A chat turn reads the conversation's history, "thinks" (without holding a
+//! connection), then stores the user's message and the reply together in one
+//! write transaction, so a conversation never holds half a turn and messages
+//! keep their order.
+
+use std::time::Duration;
+
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use crate::bugs::Bug;
+use crate::error::ServiceError;
+use crate::responder;
+use crate::store::Store;
+
+/// The longest conversation id accepted.
+pub const MAX_CONVERSATION_ID_LEN: usize = 64;
+
+/// Stores conversations and messages.
+#[derive(Clone)]
+pub struct MemoryService {
+    store: Store,
+    think: Duration,
+}
+
+/// The outcome of one chat turn.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ChatTurn {
+    /// The reply.
+    pub response: String,
+    /// The conversation the turn belongs to (new if none was named).
+    pub conversation_id: String,
+    /// The id of the stored user message; the reply is stored right after it.
+    pub message_id: i64,
+}
+
+/// One stored message.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Message {
+    /// Increasing with insertion order.
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl MemoryService {
+    /// A service over `store`; each turn waits `think` to simulate a model.
+    pub fn new(store: Store, think: Duration) -> Self {
+        Self { store, think }
+    }
+
+    /// Runs one chat turn. With no `conversation_id`, starts a conversation.
+    pub async fn chat(
+        &self,
+        conversation_id: Option<String>,
+        message: String,
+    ) -> Result<ChatTurn, ServiceError> {
+        if let Some(id) = &conversation_id {
+            validate_conversation_id(id)?;
+        }
+        let earlier = match &conversation_id {
+            None => 0,
+            Some(id) => {
+                let conn = self.store.acquire().await?;
+                let lookup = id.clone();
+                let count = self
+                    .store
+                    .read_on(&conn, move |c| count_messages(c, &lookup))
+                    .await;
+                match count {
+                    Ok(Some(n)) => n,
+                    Ok(None) => {
+                        if self.store.pool().config().faults.is_on(Bug::LeakOnError) {
+                            conn.leak();
+                        }
+                        return Err(ServiceError::UnknownConversation(id.clone()));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if !self.think.is_zero() {
+            tokio::time::sleep(self.think).await;
+        }
+        let response = responder::reply(&message, earlier);
+        let conversation_id = conversation_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let id = conversation_id.clone();
+        let reply = response.clone();
+        let message_id = self
+            .store
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?1, unixepoch())",
+                    [&id],
+                )?;
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, role, content) VALUES (?1, 'user', ?2)",
+                    (&id, &message),
+                )?;
+                let message_id = tx.last_insert_rowid();
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, role, content) VALUES (?1, 'assistant', ?2)",
+                    (&id, &reply),
+                )?;
+                Ok(message_id)
+            })
+            .await?;
+        Ok(ChatTurn {
+            response,
+            conversation_id,
+            message_id,
+        })
+    }
+
+    /// The messages of a conversation, oldest first.
+    pub async fn messages(&self, conversation_id: &str) -> Result<Vec<Message>, ServiceError> {
+        validate_conversation_id(conversation_id)?;
+        let id = conversation_id.to_owned();
+        self.store
+            .read(move |c| {
+                let exists: Option<i64> = c
+                    .query_row("SELECT 1 FROM conversations WHERE id = ?1", [&id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if exists.is_none() {
+                    return Err(ServiceError::UnknownConversation(id));
+                }
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, role, content FROM messages WHERE conversation_id = ?1 ORDER BY id",
+                )?;
+                let rows = stmt.query_map([&id], |r| {
+                    Ok(Message {
+                        id: r.get(0)?,
+                        role: r.get(1)?,
+                        content: r.get(2)?,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+}
+
+/// The number of messages in a conversation, or `None` if it does not exist.
+fn count_messages(c: &rusqlite::Connection, id: &str) -> Result<Option<usize>, ServiceError> {
+    let exists: Option<i64> = c
+        .query_row("SELECT 1 FROM conversations WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let n: i64 = c.query_row(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    Ok(Some(usize::try_from(n).unwrap_or(0)))
+}
+
+fn validate_conversation_id(id: &str) -> Result<(), ServiceError> {
+    if id.is_empty() || id.len() > MAX_CONVERSATION_ID_LEN {
+        return Err(ServiceError::Invalid {
+            code: "invalid_conversation_id",
+            message: format!(
+                "conversation_id must be 1 to {MAX_CONVERSATION_ID_LEN} bytes, got {}",
+                id.len()
+            ),
+            status: axum::http::StatusCode::BAD_REQUEST,
+        });
+    }
+    Ok(())
+}

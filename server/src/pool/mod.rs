@@ -1,0 +1,463 @@
+//! The runtime-safe SQLite connection pool.
+//!
+//! What the seed's pool got wrong, done right:
+//! - **lazy**: nothing is opened until the first [`ConnectionPool::acquire`],
+//!   which runs inside whatever runtime is using the pool;
+//! - **guarded**: concurrent first callers build it exactly once
+//!   ([`core::InitCell`]); a failed or cancelled build lets the next caller
+//!   retry;
+//! - **nothing runtime-bound**: connections are `tokio_rusqlite` handles (a
+//!   std thread each, reached over channels) and waiters wait on a
+//!   [`tokio::sync::Notify`], which needs no runtime. No task, timer or
+//!   `Handle` is stored, so the pool serves any runtime, including ones
+//!   created after it and ones that replace a runtime that was shut down;
+//! - **bounded**: at most `size` connections; an acquire waits at most
+//!   `acquire_timeout`, then fails with [`PoolError::Timeout`] (a 503);
+//! - **closable**: [`ConnectionPool::close`] wakes every waiter with
+//!   [`PoolError::Closed`] and closes each connection once it is idle.
+
+pub mod core;
+
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use self::core::{Begin, InitCell, InitGuard, Published, Release, SlotStats, Slots, TryAcquire};
+use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
+use crate::db::{self, ConnectionSettings, WriteLock};
+
+/// How the pool is built.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// The most connections open at once.
+    pub size: usize,
+    /// The longest an acquire waits for a free connection.
+    pub acquire_timeout: Duration,
+    /// How long a connection waits for SQLite's write lock.
+    pub busy_timeout: Duration,
+    /// Bugs to re-introduce.
+    pub faults: Faults,
+}
+
+impl PoolConfig {
+    /// A pool of `size` connections on `path` with the default timeouts.
+    pub fn new(path: impl Into<PathBuf>, size: usize) -> Self {
+        Self {
+            path: path.into(),
+            size,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            faults: Faults::none(),
+        }
+    }
+
+    /// The per-connection settings, with `locked-db` applied if it is on.
+    pub fn connection_settings(&self) -> ConnectionSettings {
+        if self.faults.is_on(Bug::LockedDb) {
+            ConnectionSettings {
+                busy_timeout: Duration::ZERO,
+                write_lock: WriteLock::Deferred,
+            }
+        } else {
+            ConnectionSettings {
+                busy_timeout: self.busy_timeout,
+                write_lock: WriteLock::Immediate,
+            }
+        }
+    }
+}
+
+/// Why an acquire failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// No connection came free within the acquire timeout.
+    #[error("no database connection came free within {0:?}")]
+    Timeout(Duration),
+    /// The pool is closed.
+    #[error("the connection pool is closed")]
+    Closed,
+    /// Opening or preparing the database failed.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The `runtime-bound-pool` bug fired.
+    #[error(transparent)]
+    RuntimeGone(#[from] DispatchGone),
+}
+
+/// Counters the pool keeps for `/metrics` and `/api/pool`.
+#[derive(Default)]
+pub struct PoolMetrics {
+    builds: AtomicU64,
+    opened: AtomicU64,
+    closed: AtomicU64,
+    waiters: AtomicUsize,
+    acquires: AtomicU64,
+    acquire_wait_micros: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+/// A snapshot of the pool, for `/metrics` and `/api/pool`.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct PoolStats {
+    /// The configured bound.
+    pub size: usize,
+    /// Connections open now, over every pool build (more than `size` only
+    /// when a bug built the pool twice).
+    pub connections_open: u64,
+    /// Connections of the current build lent out.
+    pub in_use: usize,
+    /// Connections of the current build idle.
+    pub idle: usize,
+    /// Acquires waiting for a connection.
+    pub waiters: usize,
+    /// How many times the pool was built.
+    pub builds: u64,
+    /// Acquires that succeeded.
+    pub acquires: u64,
+    /// Total time those acquires waited, in microseconds.
+    pub acquire_wait_micros: u64,
+    /// Acquires that timed out.
+    pub timeouts: u64,
+}
+
+/// One build of the pool: its connections and the notification of releases.
+struct Instance {
+    slots: Slots<tokio_rusqlite::Connection>,
+    /// Notified once per release, so one waiter re-checks the slots; notified
+    /// for all on close.
+    released: Arc<Notify>,
+    /// Only with `runtime-bound-pool`.
+    dispatch: Option<RuntimeBoundDispatch>,
+}
+
+/// The pool. Share it as `Arc<ConnectionPool>`.
+pub struct ConnectionPool {
+    config: PoolConfig,
+    settings: ConnectionSettings,
+    cell: InitCell<Instance>,
+    /// Notified whenever the cell changes (built, failed, closed), so callers
+    /// waiting for another caller's build re-check it.
+    cell_changed: Notify,
+    /// Bumped by [`recycle`](Self::recycle): the next acquire builds a fresh
+    /// instance and retires the old one.
+    generation: AtomicU64,
+    metrics: Arc<PoolMetrics>,
+}
+
+impl ConnectionPool {
+    /// A pool that opens nothing until first used.
+    pub fn new(config: PoolConfig) -> Arc<Self> {
+        let guard = if config.faults.is_on(Bug::UnguardedInit) {
+            InitGuard::Off
+        } else {
+            InitGuard::On
+        };
+        Arc::new(Self {
+            settings: config.connection_settings(),
+            cell: InitCell::new(guard),
+            cell_changed: Notify::new(),
+            generation: AtomicU64::new(1),
+            metrics: Arc::default(),
+            config,
+        })
+    }
+
+    /// The configuration the pool was built with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// How write transactions must begin on this pool's connections.
+    pub fn write_lock(&self) -> WriteLock {
+        self.settings.write_lock
+    }
+
+    /// Borrows a connection, waiting at most the acquire timeout.
+    pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
+        let started = Instant::now();
+        let timeout = self.config.acquire_timeout;
+        match tokio::time::timeout(timeout, self.acquire_unbounded()).await {
+            Ok(Ok(conn)) => {
+                self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
+                let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.metrics
+                    .acquire_wait_micros
+                    .fetch_add(waited, Ordering::Relaxed);
+                Ok(conn)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                self.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(PoolError::Timeout(timeout))
+            }
+        }
+    }
+
+    async fn acquire_unbounded(&self) -> Result<PooledConnection, PoolError> {
+        loop {
+            let instance = self.instance().await?;
+            loop {
+                // Register for the next release before looking, so a release
+                // between the look and the wait is not missed.
+                let notify = Arc::clone(&instance.released);
+                let released = notify.notified();
+                tokio::pin!(released);
+                released.as_mut().enable();
+                match instance.slots.try_acquire() {
+                    TryAcquire::Acquired(conn) => {
+                        return Ok(PooledConnection {
+                            conn: Some(conn),
+                            instance,
+                            metrics: Arc::clone(&self.metrics),
+                        });
+                    }
+                    // Retired or closed: ask the cell again.
+                    TryAcquire::Closed => break,
+                    TryAcquire::Empty => {
+                        let _waiting = Waiting::enter(&self.metrics.waiters);
+                        match &instance.dispatch {
+                            Some(dispatch) => dispatch.wait_for_release().await?,
+                            None => released.await,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The current instance, building it if this caller is the first.
+    async fn instance(&self) -> Result<Arc<Instance>, PoolError> {
+        loop {
+            let changed = self.cell_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let generation = self.generation.load(Ordering::Acquire);
+            match self.cell.begin(generation) {
+                Begin::Ready(instance) => return Ok(instance),
+                Begin::Closed => return Err(PoolError::Closed),
+                Begin::Wait => changed.await,
+                Begin::Init(mut ticket) => {
+                    // Wake waiters however this ends: built, failed, or this
+                    // future dropped mid-build (the ticket's drop frees the claim).
+                    let _wake = WakeOnDrop(&self.cell_changed);
+                    if let Some(old) = ticket.take_retired() {
+                        self.close_instance(&old).await;
+                    }
+                    let built = self.build().await?;
+                    let (instance, published) = ticket.complete(built);
+                    if published == Published::No {
+                        self.close_instance(&instance).await;
+                        return Err(PoolError::Closed);
+                    }
+                    return Ok(instance);
+                }
+            }
+        }
+    }
+
+    /// Opens `size` connections; the first also sets WAL and the schema.
+    async fn build(&self) -> Result<Instance, PoolError> {
+        self.metrics.builds.fetch_add(1, Ordering::Relaxed);
+        let slots = Slots::new(self.config.size);
+        for i in 0..self.config.size {
+            let conn = self.open_connection(i == 0).await?;
+            if let Err(rejected) = slots.add(conn) {
+                self.close_connection(rejected.0).await;
+            }
+        }
+        let released = Arc::new(Notify::new());
+        let dispatch = self
+            .config
+            .faults
+            .is_on(Bug::RuntimeBoundPool)
+            .then(|| RuntimeBoundDispatch::spawn(Arc::clone(&released)));
+        Ok(Instance {
+            slots,
+            released,
+            dispatch,
+        })
+    }
+
+    async fn open_connection(&self, first: bool) -> Result<tokio_rusqlite::Connection, PoolError> {
+        let path = self.config.path.clone();
+        let open_error = |source| PoolError::Open {
+            path: path.clone(),
+            source,
+        };
+        let conn = tokio_rusqlite::Connection::open(&self.config.path)
+            .await
+            .map_err(open_error)?;
+        self.metrics.opened.fetch_add(1, Ordering::Relaxed);
+        let settings = self.settings;
+        let create_schema = first && !self.config.faults.is_on(Bug::RacySchema);
+        let prepared = conn
+            .call(move |c| {
+                settings.apply(c)?;
+                if first {
+                    db::enable_wal(c)?;
+                }
+                if create_schema {
+                    db::create_schema(c)?;
+                }
+                Ok::<_, rusqlite::Error>(())
+            })
+            .await;
+        match prepared {
+            Ok(()) => Ok(conn),
+            Err(e) => {
+                self.close_connection(conn).await;
+                Err(open_error(match e {
+                    tokio_rusqlite::Error::Error(e) => e,
+                    _ => rusqlite::Error::InvalidQuery,
+                }))
+            }
+        }
+    }
+
+    async fn close_connection(&self, conn: tokio_rusqlite::Connection) {
+        if let Err(e) = conn.close().await {
+            tracing::warn!(error = %e, "closing a database connection failed");
+        }
+        self.metrics.closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn close_instance(&self, instance: &Instance) {
+        if let Some(idle) = instance.slots.close() {
+            instance.released.notify_waiters();
+            for conn in idle {
+                self.close_connection(conn).await;
+            }
+        }
+    }
+
+    /// Opens the pool now instead of at the first acquire.
+    pub async fn warm_up(&self) -> Result<(), PoolError> {
+        self.acquire().await.map(drop)
+    }
+
+    /// Closes the pool: waiters fail with [`PoolError::Closed`], idle
+    /// connections close now, lent ones when they come back.
+    pub async fn close(&self) {
+        let current = self.cell.close();
+        self.cell_changed.notify_waiters();
+        if let Some(instance) = current {
+            self.close_instance(&instance).await;
+        }
+    }
+
+    /// Makes a closed pool usable again; the next acquire builds it afresh.
+    pub fn reopen(&self) {
+        self.cell.reopen();
+    }
+
+    /// Replaces the pool's connections: the next acquire builds a new set and
+    /// closes the old one (lent connections close when they come back).
+    pub fn recycle(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A snapshot for metrics.
+    pub fn stats(&self) -> PoolStats {
+        let slots = self
+            .cell
+            .get()
+            .map(|i| i.slots.stats())
+            .unwrap_or(SlotStats {
+                idle: 0,
+                in_use: 0,
+                capacity: self.config.size,
+                closed: false,
+            });
+        let m = &self.metrics;
+        PoolStats {
+            size: self.config.size,
+            connections_open: m
+                .opened
+                .load(Ordering::Relaxed)
+                .saturating_sub(m.closed.load(Ordering::Relaxed)),
+            in_use: slots.in_use,
+            idle: slots.idle,
+            waiters: m.waiters.load(Ordering::Relaxed),
+            builds: m.builds.load(Ordering::Relaxed),
+            acquires: m.acquires.load(Ordering::Relaxed),
+            acquire_wait_micros: m.acquire_wait_micros.load(Ordering::Relaxed),
+            timeouts: m.timeouts.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts a waiter for as long as it waits, however the wait ends.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct WakeOnDrop<'a>(&'a Notify);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// A connection borrowed from the pool; it goes back when this is dropped,
+/// on every path, error paths included.
+pub struct PooledConnection {
+    conn: Option<tokio_rusqlite::Connection>,
+    instance: Arc<Instance>,
+    metrics: Arc<PoolMetrics>,
+}
+
+impl PooledConnection {
+    /// Never gives the connection back: the `leak-on-error` bug.
+    pub fn leak(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = tokio_rusqlite::Connection;
+
+    fn deref(&self) -> &Self::Target {
+        // Only `Drop` takes the connection out.
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("connection taken before drop"))
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        match self.instance.slots.release(conn) {
+            Release::Returned => self.instance.released.notify_one(),
+            // The pool was closed or recycled meanwhile. Dropping the last
+            // handle ends the connection's thread, which closes it.
+            Release::Closed(conn) => {
+                drop(conn);
+                self.metrics.closed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

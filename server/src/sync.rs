@@ -1,0 +1,23 @@
+//! The synchronisation types the pool's concurrency core is written against.
+//!
+//! Normal builds get `std`'s types. Under `--cfg racegate_loom` (set only for
+//! the `racegate-loom` crate by its build script, so dependencies that read
+//! `cfg(loom)` stay in normal mode) the same names are loom's instrumented
+//! types, and loom explores every interleaving of the code that uses them.
+
+#[cfg(racegate_loom)]
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+
+#[cfg(not(racegate_loom))]
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Locks `mutex`, recovering the data if a previous holder panicked.
+///
+/// Every critical section in the pool core leaves the state consistent before
+/// it can panic, so a poisoned lock carries no torn state worth refusing.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
