@@ -1,0 +1,175 @@
+//! Shutdown under load: SIGTERM the built binary while chats are in flight.
+//! It exits 0 within its grace period, and after a restart on the same file
+//! every message that got a 200 is there.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{chat, client, messages, TempDb};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_server(db: &TempDb, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_racegate-server"))
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--pool-size",
+            "4",
+            "--think-ms",
+            "20",
+        ])
+        .arg("--db")
+        .arg(db.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn racegate-server")
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "server never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn every_acknowledged_message_survives_sigterm_and_restart() {
+    let db = TempDb::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = KillOnDrop(spawn_server(&db, port));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = client();
+    rt.block_on(wait_ready(&client, &base));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..16)
+        .map(|w| {
+            let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+            rt.spawn(async move {
+                let mut acked: Vec<(String, i64, String)> = Vec::new();
+                let mut conversation: Option<String> = None;
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let text = format!("worker {w} message {i}");
+                    let mut body = serde_json::json!({ "message": text });
+                    if let Some(id) = &conversation {
+                        body["conversation_id"] = id.clone().into();
+                    }
+                    // Refused connections and cut-off requests are expected once
+                    // shutdown starts; only 200s are promises.
+                    let Ok(resp) = client
+                        .post(format!("{base}/api/chat"))
+                        .json(&body)
+                        .send()
+                        .await
+                    else {
+                        continue;
+                    };
+                    if resp.status() != 200 {
+                        continue;
+                    }
+                    let Ok(v) = resp.json::<serde_json::Value>().await else {
+                        continue;
+                    };
+                    let id = v["conversation_id"].as_str().unwrap().to_owned();
+                    conversation = Some(id.clone());
+                    acked.push((id, v["message_id"].as_i64().unwrap(), text));
+                }
+                acked
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(400));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_exit(&mut server.0, Duration::from_secs(15));
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<(String, i64, String)> = rt.block_on(async {
+        let mut all = Vec::new();
+        for t in load {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    assert!(
+        acked.len() > 16,
+        "load ran before shutdown ({} acks)",
+        acked.len()
+    );
+
+    let _restarted = KillOnDrop(spawn_server(&db, port));
+    rt.block_on(async {
+        wait_ready(&client, &base).await;
+        let mut by_conversation: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
+        for (id, message_id, text) in &acked {
+            by_conversation
+                .entry(id)
+                .or_default()
+                .push((*message_id, text));
+        }
+        for (id, wanted) in by_conversation {
+            let stored = messages(&client, &base, id).await;
+            for (message_id, text) in wanted {
+                assert!(
+                    stored
+                        .iter()
+                        .any(|m| m["id"].as_i64() == Some(message_id) && m["content"] == text),
+                    "acknowledged message {message_id} of {id} lost"
+                );
+            }
+        }
+        let (s, _) = chat(&client, &base, "after restart", None).await;
+        assert_eq!(s, 200);
+    });
+}
