@@ -1,0 +1,431 @@
+//! `fire`: the library entry point. [`Fire`] is a builder over
+//! [`FireConfig`]; the CLI builds the same config from its flags, so a user's
+//! own `#[tokio::test]` and the command line run the same engine.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let config = racegate_server::ServerConfig::new("127.0.0.1:0".parse()?, dir.path().join("chat.db"));
+//! # let server = racegate_server::RunningServer::start(config)?;
+//! # let url = server.url("/api/chat");
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let report = racegate::Fire::post(url, r#"{"message": "hello {i}"}"#)
+//!     .concurrency(10)
+//!     .requests(100)
+//!     .expect_json_field("response")
+//!     .run()
+//!     .await?;
+//! report.assert_pass_rate(1.0);
+//! assert_eq!(report.total, 100);
+//! # Ok::<_, racegate::FireError>(()) })?;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::header::HeaderValue;
+use hyper::Method;
+
+use crate::check::{BodyCheck, Checks, StatusSet};
+use crate::engine::{self, Progress};
+use crate::report::{Gate, LoadInfo, Report, TargetInfo};
+use crate::request::{BodyTemplate, RequestSpec, Target};
+
+/// When a run ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    /// After this many requests.
+    Requests(u64),
+    /// After this long (requests in flight finish, within their timeout).
+    Duration(Duration),
+}
+
+/// A resolved, validated run.
+#[derive(Clone, Debug)]
+pub struct FireConfig {
+    /// Where to send.
+    pub target: Target,
+    /// What to send.
+    pub request: RequestSpec,
+    /// Workers, each with its own connection.
+    pub concurrency: usize,
+    /// When to stop.
+    pub stop: Stop,
+    /// Open loop: requests per second across all workers.
+    pub rate: Option<f64>,
+    /// All workers send together, round after round.
+    pub burst: bool,
+    /// Per-request (and per-connect) timeout.
+    pub timeout: Duration,
+    /// How responses are judged.
+    pub checks: Checks,
+    /// Thresholds.
+    pub gate: Gate,
+}
+
+/// A run could not start: usage or setup errors (the CLI's exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum FireError {
+    /// The URL is not usable.
+    #[error("bad URL {url:?}: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The host resolves to a non-loopback address and remote targets were
+    /// not allowed.
+    #[error("refusing {url}: it resolves to {addr}, which is not loopback; pass --allow-remote to load a remote host you own")]
+    Remote {
+        /// The URL.
+        url: String,
+        /// The first non-loopback address.
+        addr: SocketAddr,
+    },
+    /// Nothing answers at the target.
+    #[error("cannot reach {url} at {addr}: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// The address tried.
+        addr: SocketAddr,
+        /// The error.
+        reason: String,
+    },
+    /// Options that contradict each other or are out of range.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Builds and runs a load test from code.
+#[derive(Clone, Debug)]
+pub struct Fire {
+    url: String,
+    request: RequestSpec,
+    concurrency: usize,
+    stop: Stop,
+    rate: Option<f64>,
+    burst: bool,
+    timeout: Duration,
+    checks: Checks,
+    gate: Gate,
+    allow_remote: bool,
+}
+
+impl Fire {
+    /// `GET url`, 1 worker, 1 request, expecting any 2xx.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            request: RequestSpec::default(),
+            concurrency: 1,
+            stop: Stop::Requests(1),
+            rate: None,
+            burst: false,
+            timeout: Duration::from_secs(10),
+            checks: Checks::default(),
+            gate: Gate::default(),
+            allow_remote: false,
+        }
+    }
+
+    /// `POST url` with a body template (`{i}`, `{worker}`, `{uuid}`).
+    pub fn post(url: impl Into<String>, body: impl Into<bytes::Bytes>) -> Self {
+        Self::get(url).method(Method::POST).body(body)
+    }
+
+    /// Sets the method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.request.method = method;
+        self
+    }
+
+    /// Sets the body template.
+    pub fn body(mut self, body: impl Into<bytes::Bytes>) -> Self {
+        self.request.body = Some(BodyTemplate::parse(body));
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.request
+                .headers
+                .push((hyper::header::HeaderName::from_static(name), v));
+        }
+        self
+    }
+
+    /// Sets the number of workers (connections).
+    pub fn concurrency(mut self, c: usize) -> Self {
+        self.concurrency = c;
+        self
+    }
+
+    /// Stops after `n` requests.
+    pub fn requests(mut self, n: u64) -> Self {
+        self.stop = Stop::Requests(n);
+        self
+    }
+
+    /// Stops after `d`.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.stop = Stop::Duration(d);
+        self
+    }
+
+    /// Open loop at `r` requests per second.
+    pub fn rate(mut self, r: f64) -> Self {
+        self.rate = Some(r);
+        self
+    }
+
+    /// All workers send together, round after round.
+    pub fn burst(mut self) -> Self {
+        self.burst = true;
+        self
+    }
+
+    /// Per-request timeout.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Expected statuses (replaces the default 2xx).
+    pub fn expect_status(mut self, statuses: StatusSet) -> Self {
+        self.checks.status = statuses;
+        self
+    }
+
+    /// The body must be JSON with this top-level field.
+    pub fn expect_json_field(mut self, field: &str) -> Self {
+        self.checks.body.push(BodyCheck::JsonField {
+            field: field.to_owned(),
+        });
+        self
+    }
+
+    /// The JSON at `pointer` must equal `value`.
+    pub fn expect_json(mut self, pointer: &str, value: serde_json::Value) -> Self {
+        self.checks.body.push(BodyCheck::JsonEquals {
+            pointer: pointer.to_owned(),
+            value,
+        });
+        self
+    }
+
+    /// The body must contain `text`.
+    pub fn expect_body_contains(mut self, text: &str) -> Self {
+        self.checks.body.push(BodyCheck::BodyContains {
+            text: text.to_owned(),
+        });
+        self
+    }
+
+    /// Replaces the checks.
+    pub fn checks(mut self, checks: Checks) -> Self {
+        self.checks = checks;
+        self
+    }
+
+    /// Sets the gate.
+    pub fn gate(mut self, gate: Gate) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// Allows a non-loopback target.
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.allow_remote = allow;
+        self
+    }
+
+    /// Adds headers given as `Name: value`.
+    pub fn headers_from_specs(mut self, specs: &[String]) -> Result<Self, FireError> {
+        for spec in specs {
+            self.request
+                .headers
+                .push(crate::request::parse_header(spec).map_err(FireError::Usage)?);
+        }
+        Ok(self)
+    }
+
+    /// Validates the options, resolves the target, checks it is loopback (or
+    /// allowed) and that something listens there.
+    pub async fn resolve(self) -> Result<FireConfig, FireError> {
+        if self.concurrency == 0 {
+            return Err(FireError::Usage("concurrency must be at least 1".into()));
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(FireError::Usage(format!(
+                    "--rate must be a positive number, got {r}"
+                )));
+            }
+            if self.burst {
+                return Err(FireError::Usage(
+                    "--rate and --burst do not mix: a burst sends as fast as it can".into(),
+                ));
+            }
+        }
+        if self.timeout.is_zero() {
+            return Err(FireError::Usage("the timeout must be positive".into()));
+        }
+        if !(0.0..=1.0).contains(&self.gate.min_pass_rate) {
+            return Err(FireError::Usage(format!(
+                "--min-pass-rate must be between 0 and 1, got {}",
+                self.gate.min_pass_rate
+            )));
+        }
+        let target = resolve_target(&self.url, self.allow_remote).await?;
+        // Fail at start, with exit code 2, if nothing listens.
+        if let Err(e) =
+            tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(target.addr))
+                .await
+                .map_err(|_| format!("no answer within {:?}", self.timeout))
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            return Err(FireError::Unreachable {
+                url: self.url,
+                addr: target.addr,
+                reason: e,
+            });
+        }
+        Ok(FireConfig {
+            target,
+            request: self.request,
+            concurrency: self.concurrency,
+            stop: self.stop,
+            rate: self.rate,
+            burst: self.burst,
+            timeout: self.timeout,
+            checks: self.checks,
+            gate: self.gate,
+        })
+    }
+
+    /// Resolves and runs; the report says whether the gate passed.
+    pub async fn run(self) -> Result<Report, FireError> {
+        let config = self.resolve().await?;
+        Ok(run_config(config, Arc::new(Progress::default())).await)
+    }
+}
+
+/// Runs a resolved config, updating `progress` as requests finish.
+pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
+    let config = Arc::new(config);
+    let (stats, elapsed) = engine::run(Arc::clone(&config), progress).await;
+    let target = TargetInfo {
+        method: config.request.method.to_string(),
+        url: config.target.url.to_string(),
+    };
+    let load = LoadInfo {
+        concurrency: config.concurrency,
+        requests: match config.stop {
+            Stop::Requests(n) => Some(n),
+            Stop::Duration(_) => None,
+        },
+        duration_limit_s: match config.stop {
+            Stop::Duration(d) => Some(d.as_secs_f64()),
+            Stop::Requests(_) => None,
+        },
+        rate: config.rate,
+        burst: config.burst,
+        timeout_ms: u64::try_from(config.timeout.as_millis()).unwrap_or(u64::MAX),
+    };
+    Report::new(
+        target,
+        load,
+        config.checks.clone(),
+        config.gate,
+        stats,
+        elapsed.as_secs_f64(),
+    )
+}
+
+/// Parses and resolves an `http://` URL; refuses non-loopback addresses
+/// unless `allow_remote`.
+pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, FireError> {
+    let bad = |reason: &str| FireError::Url {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    match parsed.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(bad(
+                "https is not supported: racegate speaks plain HTTP/1.1 to local services",
+            ))
+        }
+        other => {
+            return Err(bad(&format!(
+                "scheme {other:?} is not supported; use http://"
+            )))
+        }
+    }
+    let host = parsed.host_str().ok_or_else(|| bad("no host"))?.to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let lookup_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((lookup_host.as_str(), port))
+        .await
+        .map_err(|e| bad(&format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let first = *addrs
+        .first()
+        .ok_or_else(|| bad(&format!("{host} resolves to no address")))?;
+    if !allow_remote {
+        if let Some(remote) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+            return Err(FireError::Remote {
+                url: url.to_owned(),
+                addr: *remote,
+            });
+        }
+    }
+    let authority = match parsed.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    let mut path_and_query = parsed.path().to_owned();
+    if let Some(q) = parsed.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(q);
+    }
+    path_and_query
+        .parse::<hyper::Uri>()
+        .map_err(|e| bad(&format!("bad path: {e}")))?;
+    Ok(Target {
+        authority: HeaderValue::from_str(&authority).map_err(|e| bad(&e.to_string()))?,
+        path_and_query,
+        addr: first,
+        url: parsed,
+    })
+}
+
+impl Report {
+    /// Panics with the summary unless the pass rate is at least `min`.
+    pub fn assert_pass_rate(&self, min: f64) {
+        assert!(
+            self.pass_rate >= min,
+            "pass rate below {min}:\n{}",
+            self.summary()
+        );
+    }
+
+    /// Panics with the summary unless the gate passed.
+    pub fn assert_gate(&self) {
+        assert!(self.gate.passed, "gate failed:\n{}", self.summary());
+    }
+
+    /// How many requests failed with `kind`.
+    pub fn failures(&self, kind: crate::check::FailureKind) -> u64 {
+        self.failures_by_kind.get(&kind).copied().unwrap_or(0)
+    }
+}

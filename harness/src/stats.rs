@@ -1,0 +1,115 @@
+//! Per-worker tallies, merged at the end of a run. Memory is constant in the
+//! run's length: counters, two HDR histograms, capped clusters.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::check::FailureKind;
+use crate::cluster::Clusters;
+
+/// Highest latency the histograms track (longer ones saturate), in µs.
+pub const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
+
+/// A fresh latency histogram (µs, 3 significant figures).
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3)
+        .unwrap_or_else(|_| unreachable!("static bounds are valid"))
+}
+
+/// What one worker (or a whole run, once merged) saw.
+#[derive(Clone, Debug)]
+pub struct RunStats {
+    /// Requests judged.
+    pub total: u64,
+    /// Requests that passed.
+    pub passed: u64,
+    /// Failures by kind, indexed as [`FailureKind::ALL`].
+    pub failures: [u64; 5],
+    /// Failures per body check, indexed as `Checks::body`.
+    pub check_failures: Vec<u64>,
+    /// Answers by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Latency of every request that got a complete answer, from its intended
+    /// send time (equal to the actual one in a closed loop).
+    pub latency: Histogram<u64>,
+    /// The same from the actual send time; differs only with `--rate`.
+    pub latency_uncorrected: Histogram<u64>,
+    /// Failure clusters.
+    pub clusters: Clusters,
+}
+
+impl RunStats {
+    /// Empty tallies for `checks` body checks.
+    pub fn new(checks: usize) -> Self {
+        Self {
+            total: 0,
+            passed: 0,
+            failures: [0; 5],
+            check_failures: vec![0; checks],
+            statuses: BTreeMap::new(),
+            latency: new_histogram(),
+            latency_uncorrected: new_histogram(),
+            clusters: Clusters::default(),
+        }
+    }
+
+    /// Records an answered request's latencies.
+    pub fn record_latency(&mut self, corrected: Duration, uncorrected: Duration) {
+        self.latency.saturating_record(micros(corrected));
+        self.latency_uncorrected
+            .saturating_record(micros(uncorrected));
+    }
+
+    /// Records a status.
+    pub fn record_status(&mut self, status: u16) {
+        *self.statuses.entry(status).or_default() += 1;
+    }
+
+    /// Records a pass.
+    pub fn pass(&mut self) {
+        self.total += 1;
+        self.passed += 1;
+    }
+
+    /// Records a failure.
+    pub fn fail(
+        &mut self,
+        kind: FailureKind,
+        check: Option<usize>,
+        request: u64,
+        status: Option<u16>,
+        message: &str,
+    ) {
+        self.total += 1;
+        self.failures[kind as usize] += 1;
+        if let Some(c) = check.and_then(|c| self.check_failures.get_mut(c)) {
+            *c += 1;
+        }
+        self.clusters.record(kind, request, status, message);
+    }
+
+    /// Folds another worker's tallies into these.
+    pub fn merge(&mut self, other: RunStats) {
+        self.total += other.total;
+        self.passed += other.passed;
+        for (a, b) in self.failures.iter_mut().zip(other.failures) {
+            *a += b;
+        }
+        for (a, b) in self.check_failures.iter_mut().zip(other.check_failures) {
+            *a += b;
+        }
+        for (s, n) in other.statuses {
+            *self.statuses.entry(s).or_default() += n;
+        }
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.latency_uncorrected.add(&other.latency_uncorrected);
+        self.clusters.merge(other.clusters.into_sorted());
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
