@@ -1,9 +1,11 @@
 //! The synchronisation types the pool's concurrency core is written against.
 //!
-//! Normal builds get `std`'s types. Under `--cfg racegate_loom` (set only for
-//! the `racegate-loom` crate by its build script, so dependencies that read
-//! `cfg(loom)` stay in normal mode) the same names are loom's instrumented
-//! types, and loom explores every interleaving of the code that uses them.
+//! Normal builds get `std`'s types. Under `--cfg racegate_loom` the same names
+//! are loom's instrumented types, and loom explores every interleaving of the
+//! code that uses them. That cfg is set only by the `racegate-loom` crate's
+//! build script, which compiles this file and `pool/core.rs` themselves (by
+//! path) — so the models check the production code, and no dependency that
+//! reads `cfg(loom)` is switched into loom mode.
 
 #[cfg(racegate_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};

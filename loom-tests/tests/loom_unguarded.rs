@@ -1,0 +1,62 @@
+//! The bug side: the same core with the init guard off (the `unguarded-init`
+//! catalogue entry). loom must find the interleaving in which two first
+//! callers both build — proof that the models can fail.
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use racegate_loom::core::{Begin, InitCell, InitGuard};
+use racegate_loom::Wakers;
+
+fn first_callers_build_once(guard: InitGuard) {
+    let cell = Arc::new(InitCell::new(guard));
+    let builds = Arc::new(AtomicUsize::new(0));
+    let wakers = Arc::new(Wakers::new(2));
+    let get = |cell: &InitCell<usize>, builds: &AtomicUsize, wakers: &Wakers, me: usize| loop {
+        match cell.begin(1) {
+            Begin::Ready(v) => return v,
+            Begin::Init(t) => {
+                let v = t.complete(builds.fetch_add(1, Ordering::SeqCst)).0;
+                wakers.wake_all();
+                return v;
+            }
+            Begin::Wait => wakers.wait(me),
+            Begin::Closed => unreachable!(),
+        }
+    };
+    let other = {
+        let (cell, builds, wakers) = (cell.clone(), builds.clone(), wakers.clone());
+        thread::spawn(move || {
+            get(&cell, &builds, &wakers, 1);
+        })
+    };
+    get(&cell, &builds, &wakers, 0);
+    other.join().unwrap();
+    assert_eq!(builds.load(Ordering::SeqCst), 1, "double initialisation");
+}
+
+#[test]
+fn loom_catches_the_double_initialisation_without_the_guard() {
+    let caught = std::panic::catch_unwind(|| {
+        racegate_loom::check("unguarded/double-init", || {
+            first_callers_build_once(InitGuard::Off)
+        });
+    });
+    let message = caught.expect_err("loom must find two builds when the guard is off");
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        text.contains("double initialisation"),
+        "unexpected failure: {text}"
+    );
+}
+
+#[test]
+fn the_same_model_passes_with_the_guard_on() {
+    racegate_loom::check("unguarded/guard-on", || {
+        first_callers_build_once(InitGuard::On)
+    });
+}
