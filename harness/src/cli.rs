@@ -40,6 +40,8 @@ pub enum Command {
     Repro(crate::repro::ReproArgs),
     /// Merge report.json files from several runs into one, exactly.
     Merge(MergeArgs),
+    /// Run racegate's reference chat server (the same as `racegate-server`).
+    Server(Box<racegate_server::ServerConfig>),
 }
 
 /// `racegate fire`.
@@ -207,6 +209,10 @@ impl FireArgs {
 
 /// Runs the CLI and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
+    if let Command::Server(config) = &cli.command {
+        // The server builds its own runtimes.
+        return racegate_server::run_cli(config);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,6 +227,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fire(args) => runtime.block_on(fire(&args)),
         Command::Repro(args) => runtime.block_on(crate::repro::run(&args)),
         Command::Merge(args) => merge(&args),
+        Command::Server(_) => unreachable!("handled above"),
     }
 }
 

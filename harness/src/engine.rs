@@ -358,3 +358,33 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<SendRequest<Full
     });
     Ok(sender)
 }
+
+/// One `GET path` on a fresh connection, within `timeout`: used for
+/// readiness probes and state checks.
+pub async fn get_once(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, Bytes), String> {
+    let work = async {
+        let mut conn = connect(addr, timeout).await?;
+        let req = Request::get(path)
+            .header(HOST, addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("bad path {path:?}: {e}"))?;
+        let resp = conn
+            .send_request(req)
+            .await
+            .map_err(|e| describe_hyper(&e))?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("response body unreadable: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}

@@ -3,12 +3,15 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    std::process::ExitCode::from(racegate::cli::run(racegate::cli::Cli::parse()))
+    let cli = racegate::cli::Cli::parse();
+    if !matches!(cli.command, racegate::cli::Command::Server(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    std::process::ExitCode::from(racegate::cli::run(cli))
 }

@@ -26,4 +26,4 @@ pub(crate) mod sync;
 
 pub use bugs::{Bug, Faults};
 pub use config::{RuntimeMode, ServerConfig};
-pub use serve::{bind, serve, RunningServer, ServeError};
+pub use serve::{bind, run_cli, serve, RunningServer, ServeError};

@@ -235,6 +235,28 @@ async fn termination_signal() {
     }
 }
 
+/// The whole `racegate-server` command: logging, bind, serve until a signal.
+/// Returns the process exit code (0 after a clean shutdown, 2 if the server
+/// cannot start). Shared by the `racegate-server` binary and `racegate server`.
+pub fn run_cli(config: &ServerConfig) -> u8 {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match bind(config.addr)
+        .and_then(|listener| serve(config, listener, CancellationToken::new(), true))
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("racegate-server: {e}");
+            2
+        }
+    }
+}
+
 /// A server running on its own thread, for tests, benches and `repro`.
 /// Dropping it shuts the server down and waits for it.
 pub struct RunningServer {
