@@ -131,9 +131,43 @@ pub struct PoolStats {
     pub timeouts: u64,
 }
 
+/// An open connection, counted in the pool's metrics from its opening to its
+/// drop — so the count stays right when a build or a request is cancelled
+/// half-way (its future dropped with a runtime), not only on explicit close.
+struct Tracked {
+    conn: tokio_rusqlite::Connection,
+    metrics: Arc<PoolMetrics>,
+}
+
+impl Tracked {
+    fn new(conn: tokio_rusqlite::Connection, metrics: &Arc<PoolMetrics>) -> Self {
+        metrics.opened.fetch_add(1, Ordering::Relaxed);
+        Self {
+            conn,
+            metrics: Arc::clone(metrics),
+        }
+    }
+
+    /// Closes the connection and waits for SQLite to finish with it.
+    async fn close(self) {
+        let conn = self.conn.clone();
+        drop(self);
+        if let Err(e) = conn.close().await {
+            tracing::warn!(error = %e, "closing a database connection failed");
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // Dropping the last handle ends the connection's thread, which closes it.
+        self.metrics.closed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// One build of the pool: its connections and the notification of releases.
 struct Instance {
-    slots: Slots<tokio_rusqlite::Connection>,
+    slots: Slots<Tracked>,
     /// Notified once per release, so one waiter re-checks the slots; notified
     /// for all on close.
     released: Arc<Notify>,
@@ -219,7 +253,6 @@ impl ConnectionPool {
                         return Ok(PooledConnection {
                             conn: Some(conn),
                             instance,
-                            metrics: Arc::clone(&self.metrics),
                         });
                     }
                     // Retired or closed: ask the cell again.
@@ -273,7 +306,7 @@ impl ConnectionPool {
         for i in 0..self.config.size {
             let conn = self.open_connection(i == 0).await?;
             if let Err(rejected) = slots.add(conn) {
-                self.close_connection(rejected.0).await;
+                rejected.0.close().await;
             }
         }
         let released = Arc::new(Notify::new());
@@ -289,7 +322,7 @@ impl ConnectionPool {
         })
     }
 
-    async fn open_connection(&self, first: bool) -> Result<tokio_rusqlite::Connection, PoolError> {
+    async fn open_connection(&self, first: bool) -> Result<Tracked, PoolError> {
         let path = self.config.path.clone();
         let open_error = |source| PoolError::Open {
             path: path.clone(),
@@ -298,10 +331,11 @@ impl ConnectionPool {
         let conn = tokio_rusqlite::Connection::open(&self.config.path)
             .await
             .map_err(open_error)?;
-        self.metrics.opened.fetch_add(1, Ordering::Relaxed);
+        let conn = Tracked::new(conn, &self.metrics);
         let settings = self.settings;
         let create_schema = first && !self.config.faults.is_on(Bug::RacySchema);
         let prepared = conn
+            .conn
             .call(move |c| {
                 settings.apply(c)?;
                 if first {
@@ -316,7 +350,7 @@ impl ConnectionPool {
         match prepared {
             Ok(()) => Ok(conn),
             Err(e) => {
-                self.close_connection(conn).await;
+                conn.close().await;
                 Err(open_error(match e {
                     tokio_rusqlite::Error::Error(e) => e,
                     _ => rusqlite::Error::InvalidQuery,
@@ -325,18 +359,11 @@ impl ConnectionPool {
         }
     }
 
-    async fn close_connection(&self, conn: tokio_rusqlite::Connection) {
-        if let Err(e) = conn.close().await {
-            tracing::warn!(error = %e, "closing a database connection failed");
-        }
-        self.metrics.closed.fetch_add(1, Ordering::Relaxed);
-    }
-
     async fn close_instance(&self, instance: &Instance) {
         if let Some(idle) = instance.slots.close() {
             instance.released.notify_waiters();
             for conn in idle {
-                self.close_connection(conn).await;
+                conn.close().await;
             }
         }
     }
@@ -424,9 +451,8 @@ impl Drop for WakeOnDrop<'_> {
 /// A connection borrowed from the pool; it goes back when this is dropped,
 /// on every path, error paths included.
 pub struct PooledConnection {
-    conn: Option<tokio_rusqlite::Connection>,
+    conn: Option<Tracked>,
     instance: Arc<Instance>,
-    metrics: Arc<PoolMetrics>,
 }
 
 impl PooledConnection {
@@ -440,10 +466,10 @@ impl Deref for PooledConnection {
     type Target = tokio_rusqlite::Connection;
 
     fn deref(&self) -> &Self::Target {
-        // Only `Drop` takes the connection out.
-        self.conn
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("connection taken before drop"))
+        match &self.conn {
+            Some(tracked) => &tracked.conn,
+            None => unreachable!("only drop takes the connection out"),
+        }
     }
 }
 
@@ -452,12 +478,8 @@ impl Drop for PooledConnection {
         let Some(conn) = self.conn.take() else { return };
         match self.instance.slots.release(conn) {
             Release::Returned => self.instance.released.notify_one(),
-            // The pool was closed or recycled meanwhile. Dropping the last
-            // handle ends the connection's thread, which closes it.
-            Release::Closed(conn) => {
-                drop(conn);
-                self.metrics.closed.fetch_add(1, Ordering::Relaxed);
-            }
+            // The pool was closed or recycled meanwhile: dropping it closes it.
+            Release::Closed(conn) => drop(conn),
         }
     }
 }
