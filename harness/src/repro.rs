@@ -657,10 +657,19 @@ impl Drop for ServerProcess {
 fn rate_line(v: &VariantReport) -> String {
     let [lo, hi] = v.pass_rate_ci95;
     let mut line = format!("{} ({}–{})", percent(v.pass_rate), percent(lo), percent(hi));
-    let state_failed = v.state_checks.iter().map(|s| s.failed_trials).max().unwrap_or(0);
+    let state_failed = v
+        .state_checks
+        .iter()
+        .map(|s| s.failed_trials)
+        .max()
+        .unwrap_or(0);
     if state_failed > 0 {
         // Every request can pass while the end state is wrong (lost writes).
-        let _ = write!(line, ", state check failed in {state_failed}/{} trials", v.trials);
+        let _ = write!(
+            line,
+            ", state check failed in {state_failed}/{} trials",
+            v.trials
+        );
     }
     line
 }

@@ -144,12 +144,20 @@ pub struct DispatchGone;
 impl RuntimeBoundDispatch {
     /// Spawns the dispatch task on the current runtime (the bug: the pool
     /// outlives it). `released` is notified whenever a connection comes back.
+    /// While that runtime lives this works: each waiter is answered after a
+    /// release or a 1 ms timer tick (both runtime-bound), then looks again.
     pub fn spawn(released: Arc<Notify>) -> Self {
         let (requests, mut rx) = mpsc::channel::<oneshot::Sender<()>>(1024);
         tokio::spawn(async move {
             while let Some(waiter) = rx.recv().await {
-                released.notified().await;
-                let _ = waiter.send(());
+                let released = Arc::clone(&released);
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = released.notified() => {}
+                        () = tokio::time::sleep(std::time::Duration::from_millis(1)) => {}
+                    }
+                    let _ = waiter.send(());
+                });
             }
         });
         Self { requests }
