@@ -2,7 +2,6 @@
 //! kinds a request can end in.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -231,10 +230,10 @@ impl Checks {
             .any(|c| matches!(c, BodyCheck::JsonField { field } if !field.starts_with('/')));
         let tree: Option<Result<Value, serde_json::Error>> =
             needs_tree.then(|| serde_json::from_slice(body));
-        // Top-level keys only, without building values: the hot path of
-        // `--expect-json-field`.
-        let keys: Option<Result<HashMap<Cow<'_, str>, serde::de::IgnoredAny>, serde_json::Error>> =
-            (needs_keys && tree.is_none()).then(|| serde_json::from_slice(body));
+        // Top-level keys only, without building values or allocating: the hot
+        // path of `--expect-json-field`.
+        let keys: Option<Result<u64, serde_json::Error>> =
+            (needs_keys && tree.is_none()).then(|| top_level_keys(body, &self.body));
         for (i, check) in self.body.iter().enumerate() {
             let fail = |message: String| Verdict {
                 kind: FailureKind::Check,
@@ -251,7 +250,7 @@ impl Checks {
                     let present = match (&tree, &keys) {
                         (Some(Ok(v)), _) if field.starts_with('/') => v.pointer(field).is_some(),
                         (Some(Ok(v)), _) => v.get(field).is_some(),
-                        (_, Some(Ok(k))) => k.contains_key(field.as_str()),
+                        (_, Some(Ok(found))) => found & (1 << i.min(63)) != 0,
                         (Some(Err(e)), _) | (_, Some(Err(e))) => {
                             return Err(fail(format!(
                                 "body is not a JSON object ({e}): {}",
@@ -294,6 +293,60 @@ impl Checks {
         }
         Ok(())
     }
+}
+
+/// Which of the `JsonField` checks (by index, as bits) name a top-level key
+/// of the JSON object in `body`. Keys are compared as borrowed slices where
+/// they have no escapes, values are skipped unparsed.
+fn top_level_keys(body: &[u8], checks: &[BodyCheck]) -> Result<u64, serde_json::Error> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> serde::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
+    }
+
+    struct Keys<'c>(&'c [BodyCheck]);
+
+    impl<'de> Visitor<'de> for Keys<'_> {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+            let mut found = 0u64;
+            while let Some(Key(key)) = map.next_key()? {
+                for (i, check) in self.0.iter().enumerate().take(64) {
+                    if matches!(check, BodyCheck::JsonField { field } if *field == key) {
+                        found |= 1 << i;
+                    }
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = de.deserialize_map(Keys(checks))?;
+    de.end()?;
+    Ok(found)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -349,6 +402,26 @@ mod tests {
         assert!(checks.judge(200, b"<html>\"response\"</html>").is_err());
         let v = checks.judge(500, b"{}").unwrap_err();
         assert_eq!(v.kind, FailureKind::Status);
+    }
+
+    #[test]
+    fn json_field_means_a_top_level_key() {
+        let checks = Checks {
+            status: StatusSet::success(),
+            body: vec![BodyCheck::JsonField {
+                field: "response".into(),
+            }],
+        };
+        assert!(
+            checks.judge(200, br#"{"data": {"response": 1}}"#).is_err(),
+            "a nested key does not count"
+        );
+        assert!(
+            checks.judge(200, br#"{"respon\u0073e": null}"#).is_ok(),
+            "an escaped key still matches"
+        );
+        assert!(checks.judge(200, br#"["response"]"#).is_err());
+        assert!(checks.judge(200, br#"{"response": 1} trailing"#).is_err());
     }
 
     #[test]

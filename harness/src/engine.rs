@@ -95,7 +95,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> (RunStats,
                 config: Arc::clone(&config),
                 headers: Arc::clone(&headers),
                 progress: Arc::clone(&progress),
-                stats: RunStats::new(config.checks.body.len()),
+                stats: RunStats::new(config.checks.body.len(), config.rate.is_some()),
                 conn: None,
             };
             let schedule = Arc::clone(&schedule);
@@ -108,7 +108,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> (RunStats,
             })
         })
         .collect();
-    let mut total = RunStats::new(config.checks.body.len());
+    let mut total = RunStats::new(config.checks.body.len(), config.rate.is_some());
     for w in workers {
         // A worker only ends by finishing; a panic would be a bug in racegate.
         if let Ok(stats) = w.await {

@@ -250,6 +250,10 @@ impl Report {
         stats: RunStats,
         duration_s: f64,
     ) -> Self {
+        let uncorrected = stats
+            .latency_uncorrected
+            .clone()
+            .unwrap_or_else(|| stats.latency.clone());
         let failures_by_kind = FailureKind::ALL
             .into_iter()
             .map(|k| (k, stats.failures[k as usize]))
@@ -271,13 +275,13 @@ impl Report {
             duration_s,
             requests_per_second: 0.0,
             latency_ms: latency_of(&stats.latency),
-            latency_uncorrected_ms: latency_of(&stats.latency_uncorrected),
+            latency_uncorrected_ms: latency_of(&uncorrected),
             failure_clusters: stats.clusters.into_sorted(),
             histogram: HistogramData {
                 encoding: "hdrhistogram-v2-deflate+base64".into(),
                 unit: "microseconds".into(),
                 corrected: encode(&stats.latency),
-                uncorrected: encode(&stats.latency_uncorrected),
+                uncorrected: encode(&uncorrected),
             },
             gate: GateResult {
                 gate,

@@ -12,10 +12,19 @@ use crate::cluster::Clusters;
 /// Highest latency the histograms track (longer ones saturate), in µs.
 pub const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
 
-/// A fresh latency histogram (µs, 3 significant figures).
+/// A fresh latency histogram (µs, 3 significant figures). It starts out
+/// covering up to ~16 ms and grows only when a slower answer arrives, so each
+/// worker's histogram stays tens of KiB on fast targets instead of ~190 KiB.
 pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3)
-        .unwrap_or_else(|_| unreachable!("static bounds are valid"))
+    let mut h = Histogram::new_with_bounds(1, 16_384, 3)
+        .unwrap_or_else(|_| unreachable!("static bounds are valid"));
+    h.auto(true);
+    h
+}
+
+fn record(h: &mut Histogram<u64>, micros: u64) {
+    // Auto-resizing cannot fail below the bound; beyond it, saturate.
+    let _ = h.record(micros.min(MAX_LATENCY_MICROS));
 }
 
 /// What one worker (or a whole run, once merged) saw.
@@ -34,15 +43,17 @@ pub struct RunStats {
     /// Latency of every request that got a complete answer, from its intended
     /// send time (equal to the actual one in a closed loop).
     pub latency: Histogram<u64>,
-    /// The same from the actual send time; differs only with `--rate`.
-    pub latency_uncorrected: Histogram<u64>,
+    /// The same from the actual send time; kept only with `--rate` (in a
+    /// closed loop the two are the same).
+    pub latency_uncorrected: Option<Histogram<u64>>,
     /// Failure clusters.
     pub clusters: Clusters,
 }
 
 impl RunStats {
-    /// Empty tallies for `checks` body checks.
-    pub fn new(checks: usize) -> Self {
+    /// Empty tallies for `checks` body checks; `open_loop` keeps the
+    /// uncorrected latencies apart.
+    pub fn new(checks: usize, open_loop: bool) -> Self {
         Self {
             total: 0,
             passed: 0,
@@ -50,16 +61,17 @@ impl RunStats {
             check_failures: vec![0; checks],
             statuses: BTreeMap::new(),
             latency: new_histogram(),
-            latency_uncorrected: new_histogram(),
+            latency_uncorrected: open_loop.then(new_histogram),
             clusters: Clusters::default(),
         }
     }
 
     /// Records an answered request's latencies.
     pub fn record_latency(&mut self, corrected: Duration, uncorrected: Duration) {
-        self.latency.saturating_record(micros(corrected));
-        self.latency_uncorrected
-            .saturating_record(micros(uncorrected));
+        record(&mut self.latency, micros(corrected));
+        if let Some(h) = &mut self.latency_uncorrected {
+            record(h, micros(uncorrected));
+        }
     }
 
     /// Records a status.
@@ -103,9 +115,11 @@ impl RunStats {
         for (s, n) in other.statuses {
             *self.statuses.entry(s).or_default() += n;
         }
-        // Same bounds on both sides: adding cannot fail.
+        // Auto-resizing: adding cannot fail.
         let _ = self.latency.add(&other.latency);
-        let _ = self.latency_uncorrected.add(&other.latency_uncorrected);
+        if let (Some(a), Some(b)) = (&mut self.latency_uncorrected, &other.latency_uncorrected) {
+            let _ = a.add(b);
+        }
         self.clusters.merge(other.clusters.into_sorted());
     }
 }
