@@ -1,1 +1,60 @@
+//! Shared by the criterion benches: the deadpool manager the pool bench
+//! compares against, and a minimal in-process HTTP target for the engine
+//! bench. The side-by-side comparison with other tools is `compare.sh`.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use deadpool::managed::{Manager, Metrics, RecycleResult};
+
+/// Hands out the same `tokio_rusqlite` connections our pool does, so the
+/// pool bench compares the pools and nothing else.
+pub struct SqliteManager {
+    /// The database file.
+    pub path: PathBuf,
+}
+
+impl Manager for SqliteManager {
+    type Type = tokio_rusqlite::Connection;
+    type Error = rusqlite::Error;
+
+    async fn create(&self) -> Result<Self::Type, Self::Error> {
+        tokio_rusqlite::Connection::open(&self.path).await
+    }
+
+    async fn recycle(&self, _: &mut Self::Type, _: &Metrics) -> RecycleResult<Self::Error> {
+        Ok(())
+    }
+}
+
+/// Serves `{"response":"ok"}` on 127.0.0.1:0 from a runtime on its own
+/// threads (so it does not share the engine's); returns the address. The
+/// server lives until the process ends.
+pub fn minimal_server() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            let app = axum::Router::new().route(
+                "/",
+                axum::routing::get(|| async {
+                    (
+                        [("content-type", "application/json")],
+                        r#"{"response":"ok"}"#,
+                    )
+                }),
+            );
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    rx.recv().expect("server address")
+}

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Side by side: racegate (with its JSON check on) against oha, wrk and hey,
+# on the same targets, at the same concurrency and duration, interleaved and
+# repeated in one run, on loopback only. Prints requests/second, p99 and peak
+# memory for each, with the ratios racegate/oha and racegate/wrk, and writes
+# the table to reports/bench-compare.md.
+#
+#   benches/compare.sh [-c CONCURRENCY] [-d SECONDS] [-r ROUNDS] [-n LONG_RUN_REQUESTS]
+#
+# Defaults: -c 64 -d 10 -r 3 -n 2000000. Targets: nginx serving a static JSON
+# file (one worker) when nginx is installed, and the reference server's
+# /livez and /api/chat. Tools that are not installed are skipped with a note.
+set -euo pipefail
+
+C=64
+D=10
+R=3
+LONG=2000000
+while getopts "c:d:r:n:" opt; do
+  case $opt in
+    c) C=$OPTARG ;;
+    d) D=$OPTARG ;;
+    r) R=$OPTARG ;;
+    n) LONG=$OPTARG ;;
+    *) echo "usage: $0 [-c CONCURRENCY] [-d SECONDS] [-r ROUNDS] [-n LONG_RUN_REQUESTS]" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/racegate-compare.XXXXXX)
+chmod 755 "$WORK"   # nginx's worker runs as an unprivileged user and must read www/
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need_time() {
+  if [ ! -x /usr/bin/time ]; then
+    echo "compare.sh: /usr/bin/time is needed for peak memory: apt-get install time" >&2
+    exit 2
+  fi
+}
+need_time
+
+echo "building racegate and racegate-server (release)…" >&2
+cargo build --quiet --release -p racegate -p racegate-server --manifest-path "$ROOT/Cargo.toml"
+RG="$ROOT/target/release/racegate"
+SERVER="$ROOT/target/release/racegate-server"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 200); do
+    # No proxy: the targets are on loopback.
+    if python3 -c "import urllib.request as u; u.build_opener(u.ProxyHandler({})).open('$1', timeout=1)" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "compare.sh: $1 never answered" >&2
+  exit 2
+}
+
+TOOLS=(racegate)
+NOTES=()
+for t in oha wrk hey; do
+  if command -v "$t" >/dev/null; then TOOLS+=("$t"); else
+    case $t in
+      oha) NOTES+=("oha not installed: cargo install oha") ;;
+      *) NOTES+=("$t not installed: apt-get install $t") ;;
+    esac
+  fi
+done
+
+TARGETS=()
+BODY='{"message":"benchmark turn"}'
+if command -v nginx >/dev/null; then
+  NPORT=$(free_port)
+  mkdir -p "$WORK/www"
+  printf '{"response":"ok","conversation_id":"static","message_id":1}' > "$WORK/www/chat.json"
+  cat > "$WORK/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NPORT;
+    location / { root $WORK/www; default_type application/json; }
+  }
+}
+EOF
+  nginx -c "$WORK/nginx.conf" -p "$WORK" &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$NPORT/chat.json"
+  TARGETS+=("nginx-static-json|GET|http://127.0.0.1:$NPORT/chat.json|response")
+else
+  NOTES+=("nginx not installed (apt-get install nginx-light): the static-file target is skipped")
+fi
+
+SPORT=$(free_port)
+RUST_LOG=warn "$SERVER" --addr "127.0.0.1:$SPORT" --db "$WORK/bench.db" &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$SPORT/healthz"
+TARGETS+=("server-livez|GET|http://127.0.0.1:$SPORT/livez|status")
+TARGETS+=("server-chat|POST|http://127.0.0.1:$SPORT/api/chat|response")
+
+printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \
+  "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$BODY")" > "$WORK/post.lua"
+
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+
+# run TOOL TARGET_NAME METHOD URL FIELD: one measured run, appended to RESULTS.
+run() {
+  local tool=$1 name=$2 method=$3 url=$4 field=$5 out="$WORK/out.txt" mem="$WORK/mem.txt"
+  local post=()
+  case $tool in
+    racegate)
+      [ "$method" = POST ] && post=(-m POST -d "$BODY")
+      /usr/bin/time -f %M -o "$mem" "$RG" fire "$url" -z "${D}s" -c "$C" "${post[@]}" \
+        --expect-json-field "$field" --min-pass-rate 0 --quiet --out "$WORK/rg" > /dev/null
+      python3 - "$WORK/rg/report.json" > "$out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["requests_per_second"], r["latency_ms"]["p99"], r["pass_rate"])
+PY
+      ;;
+    oha)
+      [ "$method" = POST ] && post=(-m POST -d "$BODY" -T application/json)
+      /usr/bin/time -f %M -o "$mem" oha -z "${D}s" -c "$C" "${post[@]}" --no-tui --output-format json "$url" > "$WORK/oha.json"
+      python3 - "$WORK/oha.json" > "$out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+print(s["requestsPerSec"], r["latencyPercentiles"]["p99"] * 1000, s["successRate"])
+PY
+      ;;
+    wrk)
+      [ "$method" = POST ] && post=(-s "$WORK/post.lua")
+      /usr/bin/time -f %M -o "$mem" wrk -t 2 -c "$C" -d "${D}s" --latency "${post[@]}" "$url" > "$WORK/wrk.txt"
+      python3 - "$WORK/wrk.txt" > "$out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+v, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", t).groups()
+p99 = float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+print(rps, p99, "nan")
+PY
+      ;;
+    hey)
+      [ "$method" = POST ] && post=(-m POST -d "$BODY" -T application/json)
+      /usr/bin/time -f %M -o "$mem" hey -z "${D}s" -c "$C" "${post[@]}" "$url" > "$WORK/hey.txt"
+      python3 - "$WORK/hey.txt" > "$out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p99 = float(re.search(r"99%+ in ([\d.]+) secs", t).group(1)) * 1000
+print(rps, p99, "nan")
+PY
+      ;;
+  esac
+  read -r rps p99 ok < "$out"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$rps" "$p99" "$(tail -n1 "$mem")" "$ok" >> "$RESULTS"
+  printf '  %-18s %-9s %10.0f req/s  p99 %7.2f ms  peak %6d KiB\n' "$name" "$tool" "$rps" "$p99" "$(tail -n1 "$mem")" >&2
+}
+
+echo "comparing ${TOOLS[*]} at -c $C for ${D}s, $R rounds, interleaved…" >&2
+for round in $(seq 1 "$R"); do
+  echo "round $round/$R" >&2
+  for target in "${TARGETS[@]}"; do
+    IFS='|' read -r name method url field <<< "$target"
+    # Rotate the order each round so no tool always runs first or last.
+    n=${#TOOLS[@]}
+    for i in $(seq 0 $((n - 1))); do
+      run "${TOOLS[$(( (i + round) % n ))]}" "$name" "$method" "$url" "$field"
+    done
+  done
+done
+
+LONGMEM="$WORK/long.tsv"
+: > "$LONGMEM"
+if [ "$LONG" -gt 0 ]; then
+  IFS='|' read -r name method url field <<< "${TARGETS[0]}"
+  for n in $((LONG / 10)) "$LONG"; do
+    echo "memory: racegate -n $n against $name…" >&2
+    /usr/bin/time -f %M -o "$WORK/mem.txt" "$RG" fire "$url" -n "$n" -c "$C" --expect-json-field "$field" --quiet --min-pass-rate 0 > /dev/null
+    printf '%s\t%s\t%s\n' "$name" "$n" "$(tail -n1 "$WORK/mem.txt")" >> "$LONGMEM"
+  done
+fi
+
+mkdir -p "$ROOT/reports"
+python3 - "$RESULTS" "$LONGMEM" "$C" "$D" "$R" "$LONG" "${NOTES[@]+"${NOTES[@]}"}" > "$ROOT/reports/bench-compare.md" <<'PY'
+import statistics, sys, subprocess, datetime, collections
+results, longmem, c, d, r, long_n = sys.argv[1:7]
+notes = sys.argv[7:]
+rows = collections.defaultdict(lambda: collections.defaultdict(list))
+targets, tools = [], []
+for line in open(results):
+    name, tool, rps, p99, mem, ok = line.rstrip("\n").split("\t")
+    if name not in targets: targets.append(name)
+    if tool not in tools: tools.append(tool)
+    rows[name][tool].append((float(rps), float(p99), int(mem)))
+def version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+    except Exception:
+        return "?"
+print("# racegate vs other load tools, side by side\n")
+print(f"Generated {datetime.date.today()} by `benches/compare.sh -c {c} -d {d} -r {r} -n {long_n}` on "
+      f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, loopback only. "
+      f"Each cell is the median of {r} runs of {d} s at concurrency {c}; the tools ran interleaved, "
+      "rotating their order every round, so drift on this shared machine hits them alike. "
+      "racegate runs with its JSON field check on (it parses every body); the others check nothing.\n")
+print("| target | tool | req/s | p99 ms | peak RSS MiB |")
+print("|---|---|---:|---:|---:|")
+for t in targets:
+    for tool in tools:
+        runs = rows[t].get(tool)
+        if not runs: continue
+        rps = statistics.median(x[0] for x in runs)
+        p99 = statistics.median(x[1] for x in runs)
+        mem = max(x[2] for x in runs) / 1024
+        print(f"| {t} | {tool} | {rps:,.0f} | {p99:.2f} | {mem:.1f} |")
+print("\n| target | racegate / oha | racegate / wrk | racegate / hey |")
+print("|---|---:|---:|---:|")
+for t in targets:
+    rg = statistics.median(x[0] for x in rows[t]["racegate"])
+    cells = []
+    for other in ("oha", "wrk", "hey"):
+        runs = rows[t].get(other)
+        cells.append(f"{rg / statistics.median(x[0] for x in runs):.2f}x" if runs else "—")
+    print(f"| {t} | " + " | ".join(cells) + " |")
+mem = [l.rstrip("\n").split("\t") for l in open(longmem)]
+if mem:
+    print("\nracegate's peak resident memory by run length (same target, -c " + c + "):\n")
+    print("| requests | peak RSS MiB |\n|---:|---:|")
+    for name, n, kb in mem:
+        print(f"| {int(n):,} | {int(kb) / 1024:.1f} |")
+print("\nVersions: " + "; ".join(v for v in [version(["oha", "--version"]), version(["nginx", "-v"]), version(["wrk", "--version"])] if v and v != "?"))
+if notes:
+    print("\nSkipped: " + "; ".join(notes))
+PY
+cat "$ROOT/reports/bench-compare.md"
