@@ -41,6 +41,9 @@ pub enum ServiceError {
     /// The connection's thread is gone.
     #[error("database connection closed")]
     ConnectionClosed,
+    /// The group-commit transaction this write was part of failed.
+    #[error("write batch failed: {0}")]
+    WriteBatch(String),
 }
 
 impl From<tokio_rusqlite::Error<ServiceError>> for ServiceError {
@@ -123,7 +126,8 @@ impl From<ServiceError> for ApiError {
             ),
             ServiceError::Database(_)
             | ServiceError::ConnectionClosed
-            | ServiceError::Corrupt(_) => {
+            | ServiceError::Corrupt(_)
+            | ServiceError::WriteBatch(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database", message)
             }
         }

@@ -92,7 +92,7 @@ impl MemoryService {
         let reply = response.clone();
         let message_id = self
             .store
-            .write(move |tx| {
+            .write(move |tx: &rusqlite::Connection| {
                 tx.execute(
                     "INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?1, unixepoch())",
                     [&id],

@@ -112,7 +112,7 @@ impl SettingsService {
             return Ok(bugs::lost_update_merge(&conn, encoded).await?);
         }
         self.store
-            .write(move |tx| {
+            .write(move |tx: &rusqlite::Connection| {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO settings (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -1,9 +1,25 @@
 //! [`Store`]: how both services run SQL on a pooled connection — a read, or a
-//! write in one transaction that takes the lock the pool's settings say.
+//! write transaction, with group commit.
+//!
+//! SQLite has one writer at a time. Letting pooled connections race for the
+//! write lock costs twice: the losers sleep in SQLite's busy handler (1, 2, 5,
+//! 10 … ms), and every write is its own round trip to a connection thread and
+//! its own commit. Instead, writes are queued here; whoever holds the write
+//! gate becomes the leader, takes everything queued, and runs it on one
+//! connection in one transaction — each job inside its own SAVEPOINT, so a job
+//! that fails rolls back alone — then commits once and answers every job.
+//! Nobody is acknowledged before the COMMIT that made their write durable.
+//!
+//! Nothing here is bound to a runtime: the queue is a std mutex never held
+//! across an `.await`, the gate a `tokio::sync::Semaphore`, the answers
+//! oneshot channels. A leader cancelled mid-batch changes nothing: the batch
+//! closure, which owns the jobs, already runs on the connection's thread.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::bugs::{Bug, RacySchema};
 use crate::db;
@@ -16,17 +32,88 @@ pub struct Store {
     pool: Arc<ConnectionPool>,
     /// Only with `racy-schema`: tables are created on first use, unguarded.
     racy_schema: Option<Arc<RacySchema>>,
+    /// Group commit; `None` under `locked-db` and `racy-schema`, whose point
+    /// is connections racing each other.
+    writes: Option<Arc<WriteQueue>>,
+}
+
+/// One queued write: its SQL, and the channel its owner waits on.
+trait Job: Send {
+    /// Runs the SQL inside the batch transaction; returns what to answer once
+    /// the batch's COMMIT has succeeded or failed.
+    fn run(self: Box<Self>, c: &Connection) -> Box<dyn FnOnce(Result<(), String>) + Send>;
+    /// The batch could not start: answer with why.
+    fn fail(self: Box<Self>, error: String);
+}
+
+type WriteJob = Box<dyn Job>;
+
+struct TypedJob<R, F> {
+    f: F,
+    answer: oneshot::Sender<Result<R, ServiceError>>,
+}
+
+impl<R, F> Job for TypedJob<R, F>
+where
+    F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, c: &Connection) -> Box<dyn FnOnce(Result<(), String>) + Send> {
+        let outcome = in_savepoint(c, self.f);
+        let answer = self.answer;
+        Box::new(move |committed| {
+            let _ = answer.send(match (outcome, committed) {
+                (Err(e), _) => Err(e),
+                (Ok(r), Ok(())) => Ok(r),
+                (Ok(_), Err(e)) => Err(batch_error(e)),
+            });
+        })
+    }
+
+    fn fail(self: Box<Self>, error: String) {
+        let _ = self.answer.send(Err(batch_error(error)));
+    }
+}
+
+fn batch_error(e: String) -> ServiceError {
+    ServiceError::WriteBatch(e)
+}
+
+/// Writes waiting for a leader.
+struct WriteQueue {
+    /// Held only to push or take jobs, never across an `.await`.
+    jobs: Mutex<Vec<(u64, WriteJob)>>,
+    /// Whoever holds the one permit runs the next batch.
+    gate: Semaphore,
+    next_id: AtomicU64,
+}
+
+impl WriteQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, WriteJob)>> {
+        match self.jobs.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 impl Store {
     /// A store over `pool`.
     pub fn new(pool: Arc<ConnectionPool>) -> Self {
-        let racy_schema = pool
-            .config()
-            .faults
-            .is_on(Bug::RacySchema)
-            .then(Arc::default);
-        Self { pool, racy_schema }
+        let faults = &pool.config().faults;
+        let racy_schema = faults.is_on(Bug::RacySchema).then(Arc::default);
+        let writes = (!faults.is_on(Bug::LockedDb) && !faults.is_on(Bug::RacySchema)).then(|| {
+            Arc::new(WriteQueue {
+                jobs: Mutex::new(Vec::new()),
+                gate: Semaphore::new(1),
+                next_id: AtomicU64::new(0),
+            })
+        });
+        Self {
+            pool,
+            racy_schema,
+            writes,
+        }
     }
 
     /// The pool behind the store.
@@ -66,10 +153,24 @@ impl Store {
             .await?)
     }
 
-    /// Runs `f` in one write transaction, committed if `f` succeeds.
+    /// Runs `f` as one atomic write: all of it is committed, or none of it.
+    /// Returns only after the commit.
     pub async fn write<R, F>(&self, f: F) -> Result<R, ServiceError>
     where
-        F: FnOnce(&Transaction<'_>) -> Result<R, ServiceError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
+        R: Send + 'static,
+    {
+        match &self.writes {
+            Some(queue) => self.group_write(queue, f).await,
+            None => self.solo_write(f).await,
+        }
+    }
+
+    /// One write, one transaction, its own connection: what `locked-db` and
+    /// `racy-schema` need to race.
+    async fn solo_write<R, F>(&self, f: F) -> Result<R, ServiceError>
+    where
+        F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
         R: Send + 'static,
     {
         let conn = self.acquire().await?;
@@ -86,5 +187,89 @@ impl Store {
                 Ok::<R, ServiceError>(r)
             })
             .await?)
+    }
+
+    async fn group_write<R, F>(&self, queue: &WriteQueue, f: F) -> Result<R, ServiceError>
+    where
+        F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (answer, mut rx) = oneshot::channel::<Result<R, ServiceError>>();
+        let job: WriteJob = Box::new(TypedJob { f, answer });
+        let id = queue.next_id.fetch_add(1, Ordering::Relaxed);
+        queue.lock().push((id, job));
+        loop {
+            tokio::select! {
+                biased;
+                answer = &mut rx => return answer.unwrap_or(Err(ServiceError::ConnectionClosed)),
+                permit = queue.gate.acquire() => {
+                    let Ok(_permit) = permit else { return Err(ServiceError::ConnectionClosed) };
+                    let conn = match self.acquire().await {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            // Withdraw our job unless a leader already took it.
+                            let mut jobs = queue.lock();
+                            if let Some(i) = jobs.iter().position(|(j, _)| *j == id) {
+                                jobs.swap_remove(i);
+                                return Err(e);
+                            }
+                            continue;
+                        }
+                    };
+                    let batch: Vec<WriteJob> = std::mem::take(&mut *queue.lock()).into_iter().map(|(_, j)| j).collect();
+                    if batch.is_empty() {
+                        continue; // ours was in an earlier batch: its answer is on the way
+                    }
+                    // The closure owns the jobs and answers each of them, even
+                    // if this future is dropped while it runs.
+                    let ran = conn.call(move |c| {
+                        run_batch(c, batch);
+                        Ok::<(), rusqlite::Error>(())
+                    }).await;
+                    if let Err(e) = ran {
+                        // The connection's thread is gone: the jobs' answers
+                        // were dropped with them, which their owners see.
+                        tracing::warn!(error = %e, "a write batch could not run");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` inside a savepoint: kept if it succeeds, rolled back if not.
+fn in_savepoint<R, F>(c: &Connection, f: F) -> Result<R, ServiceError>
+where
+    F: FnOnce(&Connection) -> Result<R, ServiceError>,
+{
+    c.execute_batch("SAVEPOINT job")?;
+    match f(c) {
+        Ok(r) => {
+            c.execute_batch("RELEASE job")?;
+            Ok(r)
+        }
+        Err(e) => {
+            c.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+/// One transaction for the whole batch; every job answered after the COMMIT.
+fn run_batch(c: &Connection, batch: Vec<WriteJob>) {
+    if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
+        tracing::warn!(error = %e, jobs = batch.len(), "a write batch could not begin");
+        for job in batch {
+            job.fail(e.to_string());
+        }
+        return;
+    }
+    let finishers: Vec<_> = batch.into_iter().map(|job| job.run(c)).collect();
+    let committed = c.execute_batch("COMMIT").map_err(|e| e.to_string());
+    if committed.is_err() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    for finish in finishers {
+        finish(committed.clone());
     }
 }
