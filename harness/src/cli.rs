@@ -254,6 +254,14 @@ async fn fire(args: &FireArgs) -> u8 {
     finish(&report, args.out.as_deref(), args.quiet)
 }
 
+/// Writes a line to stdout. A closed stdout (`racegate … | head -1`) is not
+/// an error worth dying for: the exit code still carries the verdict.
+pub fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", text.trim_end_matches('\n'));
+}
+
 /// Prints the summary, writes the files, returns the exit code.
 pub fn finish(report: &Report, out: Option<&std::path::Path>, quiet: bool) -> u8 {
     if let Some(dir) = out {
@@ -263,7 +271,7 @@ pub fn finish(report: &Report, out: Option<&std::path::Path>, quiet: bool) -> u8
         }
     }
     if !quiet {
-        println!("{}", report.summary());
+        say(&report.summary());
     }
     if report.gate.passed {
         EXIT_PASS

@@ -17,7 +17,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::check::FailureKind;
-use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::cli::{say, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::cluster::{Clusters, FailureCluster};
 use crate::engine::get_once;
 use crate::fire::Fire;
@@ -215,7 +215,7 @@ async fn run_all(scenarios: &[Scenario], args: &ReproArgs, scratch: &Path) -> u8
     for scenario in scenarios {
         match run_scenario(scenario, args, scratch).await {
             Ok(report) => {
-                print!("{}", terminal(&report, args.quiet));
+                say(&terminal(&report, args.quiet));
                 if let Some(out) = &args.out {
                     if let Err(e) = write_scenario(&report, out) {
                         eprintln!("racegate: {e}");
@@ -251,11 +251,11 @@ async fn run_all(scenarios: &[Scenario], args: &ReproArgs, scratch: &Path) -> u8
     }
     if wrong.is_empty() {
         if reports.len() > 1 {
-            println!("repro: all {} scenarios as expected: every fixed variant passes, every injected bug is detected", reports.len());
+            say(&format!("repro: all {} scenarios as expected: every fixed variant passes, every injected bug is detected", reports.len()));
         }
         EXIT_PASS
     } else {
-        println!("repro: not as expected: {}", wrong.join(", "));
+        say(&format!("repro: not as expected: {}", wrong.join(", ")));
         EXIT_FAIL
     }
 }
