@@ -219,6 +219,17 @@ impl ConnectionPool {
 
     /// Borrows a connection, waiting at most the acquire timeout.
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
+        // Fast path: built and a connection idle — one lock, no timer, no
+        // waiter registration.
+        if let Some(instance) = self.cell.ready(self.generation.load(Ordering::Acquire)) {
+            if let TryAcquire::Acquired(conn) = instance.slots.try_acquire() {
+                self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
+                return Ok(PooledConnection {
+                    conn: Some(conn),
+                    instance,
+                });
+            }
+        }
         let started = Instant::now();
         let timeout = self.config.acquire_timeout;
         match tokio::time::timeout(timeout, self.acquire_unbounded()).await {
@@ -271,6 +282,9 @@ impl ConnectionPool {
 
     /// The current instance, building it if this caller is the first.
     async fn instance(&self) -> Result<Arc<Instance>, PoolError> {
+        if let Some(instance) = self.cell.ready(self.generation.load(Ordering::Acquire)) {
+            return Ok(instance);
+        }
         loop {
             let changed = self.cell_changed.notified();
             tokio::pin!(changed);
