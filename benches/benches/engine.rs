@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p racegate-benches --bench engine`
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use racegate::Fire;
@@ -29,18 +29,7 @@ fn engine(c: &mut Criterion) {
             .requests(REQUESTS);
         group.bench_function(
             BenchmarkId::new("json_check", format!("c{concurrency}")),
-            |b| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let started = Instant::now();
-                        let report = rt.block_on(fire.clone().run()).unwrap();
-                        total += started.elapsed();
-                        report.assert_pass_rate(1.0);
-                    }
-                    total
-                })
-            },
+            |b| b.iter_custom(|iters| racegate_benches::time_runs(&rt, &fire, iters)),
         );
     }
     group.finish();

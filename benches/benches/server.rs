@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p racegate-benches --bench server`
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use racegate::Fire;
@@ -45,16 +45,7 @@ fn server(c: &mut Criterion) {
         for (name, fire) in routes {
             let fire = fire.concurrency(concurrency).requests(REQUESTS);
             group.bench_function(BenchmarkId::new(name, format!("c{concurrency}")), |b| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let started = Instant::now();
-                        let report = rt.block_on(fire.clone().run()).unwrap();
-                        total += started.elapsed();
-                        report.assert_pass_rate(1.0);
-                    }
-                    total
-                })
+                b.iter_custom(|iters| racegate_benches::time_runs(&rt, &fire, iters))
             });
         }
     }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{Manager, Metrics, RecycleResult};
 
@@ -57,4 +58,19 @@ pub fn minimal_server() -> SocketAddr {
         });
     });
     rx.recv().expect("server address")
+}
+
+/// Times `iters` racegate runs of `fire` on `rt` (criterion's
+/// `iter_custom`), asserting that every request of every run passed.
+pub fn time_runs(rt: &tokio::runtime::Runtime, fire: &racegate::Fire, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let started = Instant::now();
+        let report = rt
+            .block_on(fire.clone().run())
+            .expect("the target is reachable");
+        total += started.elapsed();
+        report.assert_pass_rate(1.0);
+    }
+    total
 }

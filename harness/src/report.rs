@@ -651,7 +651,8 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn xml_escape(s: &str) -> String {
+/// Escapes text for XML attributes and content; drops control characters XML forbids.
+pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

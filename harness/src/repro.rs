@@ -21,7 +21,7 @@ use crate::cli::{say, EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::cluster::{Clusters, FailureCluster};
 use crate::engine::get_once;
 use crate::fire::Fire;
-use crate::report::{percent, wilson_ci95, Gate, Report};
+use crate::report::{percent, wilson_ci95, xml_escape, Gate, Report};
 use crate::scenario::{Expect, PlannedStep, Scenario, VerdictSpec};
 
 /// `racegate repro`.
@@ -871,7 +871,7 @@ fn redact_paths(command: &str) -> String {
 fn junit(r: &ScenarioReport) -> String {
     let failures = r.variants.iter().filter(|v| !v.ok).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    let _ = writeln!(x, "  <testsuite name=\"racegate repro {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">", xml(&r.scenario), r.variants.len(), r.duration_s);
+    let _ = writeln!(x, "  <testsuite name=\"racegate repro {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">", xml_escape(&r.scenario), r.variants.len(), r.duration_s);
     for v in &r.variants {
         let name = match v.expect {
             Expect::Fail => format!("{}: the bug is detected", v.name),
@@ -880,27 +880,24 @@ fn junit(r: &ScenarioReport) -> String {
         let _ = writeln!(
             x,
             "    <testcase classname=\"{}\" name=\"{}\">",
-            xml(&r.scenario),
-            xml(&name)
+            xml_escape(&r.scenario),
+            xml_escape(&name)
         );
         if !v.ok {
-            let _ = writeln!(x, "      <failure message=\"{}\"/>", xml(&verdict_word(v)));
+            let _ = writeln!(
+                x,
+                "      <failure message=\"{}\"/>",
+                xml_escape(&verdict_word(v))
+            );
         }
         let _ = writeln!(
             x,
             "      <system-out>{}</system-out>\n    </testcase>",
-            xml(&format!("pass rate {}", rate_line(v)))
+            xml_escape(&format!("pass rate {}", rate_line(v)))
         );
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `README.md` for `--out`: one row per scenario.
