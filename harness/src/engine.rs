@@ -265,10 +265,7 @@ impl Worker {
             .map_or_else(Bytes::new, |t| t.render(index, self.id));
         let mut req = Request::new(Full::new(body.clone()));
         *req.method_mut() = self.config.request.method.clone();
-        *req.uri_mut() = match self.config.target.path_and_query.parse() {
-            Ok(uri) => uri,
-            Err(_) => unreachable!("validated when the target was parsed"),
-        };
+        *req.uri_mut() = self.config.target.uri.clone();
         *req.headers_mut() = (*self.headers).clone();
         if self.config.request.body.is_some() {
             req.headers_mut().insert(CONTENT_LENGTH, body.len().into());

@@ -113,6 +113,8 @@ pub struct Fire {
     checks: Checks,
     gate: Gate,
     allow_remote: bool,
+    /// Builder inputs that cannot be used, reported by `resolve`.
+    invalid: Vec<String>,
 }
 
 impl Fire {
@@ -129,6 +131,7 @@ impl Fire {
             checks: Checks::default(),
             gate: Gate::default(),
             allow_remote: false,
+            invalid: Vec::new(),
         }
     }
 
@@ -149,12 +152,12 @@ impl Fire {
         self
     }
 
-    /// Adds a header.
-    pub fn header(mut self, name: &'static str, value: &str) -> Self {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            self.request
-                .headers
-                .push((hyper::header::HeaderName::from_static(name), v));
+    /// Adds a header. An invalid name or value makes
+    /// [`resolve`](Self::resolve) fail with a usage error.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match crate::request::parse_header(&format!("{name}: {value}")) {
+            Ok(header) => self.request.headers.push(header),
+            Err(e) => self.invalid.push(e),
         }
         self
     }
@@ -257,6 +260,9 @@ impl Fire {
     /// Validates the options, resolves the target, checks it is loopback (or
     /// allowed) and that something listens there.
     pub async fn resolve(self) -> Result<FireConfig, FireError> {
+        if let Some(e) = self.invalid.first() {
+            return Err(FireError::Usage(e.clone()));
+        }
         if self.concurrency == 0 {
             return Err(FireError::Usage("concurrency must be at least 1".into()));
         }
@@ -398,12 +404,12 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Fir
         path_and_query.push('?');
         path_and_query.push_str(q);
     }
-    path_and_query
+    let uri = path_and_query
         .parse::<hyper::Uri>()
         .map_err(|e| bad(&format!("bad path: {e}")))?;
     Ok(Target {
         authority: HeaderValue::from_str(&authority).map_err(|e| bad(&e.to_string()))?,
-        path_and_query,
+        uri,
         addr: first,
         url: parsed,
     })

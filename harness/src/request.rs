@@ -14,8 +14,8 @@ pub struct Target {
     pub url: url::Url,
     /// `host:port`, for the `Host` header.
     pub authority: HeaderValue,
-    /// Path and query, for the request line.
-    pub path_and_query: String,
+    /// Path and query, for the request line (parsed once, cloned per request).
+    pub uri: hyper::Uri,
     /// Where to connect (the first resolved address).
     pub addr: SocketAddr,
 }
