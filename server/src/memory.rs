@@ -148,19 +148,17 @@ impl MemoryService {
 
 /// The number of messages in a conversation, or `None` if it does not exist.
 fn count_messages(c: &rusqlite::Connection, id: &str) -> Result<Option<usize>, ServiceError> {
+    // Every chat turn in a conversation runs these: keep them prepared.
     let exists: Option<i64> = c
-        .query_row("SELECT 1 FROM conversations WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     if exists.is_none() {
         return Ok(None);
     }
-    let n: i64 = c.query_row(
-        "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
+    let n: i64 = c
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE conversation_id = ?1")?
+        .query_row([id], |r| r.get(0))?;
     Ok(Some(usize::try_from(n).unwrap_or(0)))
 }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use crate::pool::PoolStats;
+use crate::sync::lock;
 
 /// Requests served, by route, method and status.
 #[derive(Default)]
@@ -16,10 +17,7 @@ pub struct HttpMetrics {
 impl HttpMetrics {
     /// Counts one finished request.
     pub fn record(&self, route: &str, method: &str, status: u16) {
-        let mut requests = match self.requests.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut requests = lock(&self.requests);
         *requests
             .entry((route.to_owned(), method.to_owned(), status))
             .or_default() += 1;
@@ -33,10 +31,7 @@ impl HttpMetrics {
         );
         out.push_str("# TYPE racegate_http_requests_total counter\n");
         {
-            let requests = match self.requests.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let requests = lock(&self.requests);
             for ((route, method, status), n) in requests.iter() {
                 let _ = writeln!(
                     out,

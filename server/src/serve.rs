@@ -204,10 +204,10 @@ fn check_database(config: &ServerConfig) -> Result<(), ServeError> {
     rusqlite::Connection::open(&config.db)
         .and_then(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
         .map(drop)
-        .map_err(|source| {
+        .map_err(|e| {
             ServeError::Database(PoolError::Open {
                 path: config.db.clone(),
-                source,
+                reason: e.to_string(),
             })
         })
 }

@@ -90,10 +90,7 @@ struct WriteQueue {
 
 impl WriteQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, WriteJob)>> {
-        match self.jobs.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(&self.jobs)
     }
 }
 

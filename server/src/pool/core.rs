@@ -142,11 +142,6 @@ impl<T> InitCell<T> {
             *state = CellState::Empty;
         }
     }
-
-    /// Whether the cell is closed.
-    pub fn is_closed(&self) -> bool {
-        matches!(*lock(&self.state), CellState::Closed)
-    }
 }
 
 /// The right, and duty, to build the instance for one generation.
@@ -163,11 +158,6 @@ pub struct InitTicket<'a, T> {
 }
 
 impl<T> InitTicket<'_, T> {
-    /// The generation being built.
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     /// The instance this build replaces. The builder closes it; it is handed
     /// out once.
     pub fn take_retired(&mut self) -> Option<Arc<T>> {
@@ -316,13 +306,6 @@ impl<C> Slots<C> {
         }
         state.idle.push(conn);
         Release::Returned
-    }
-
-    /// Forgets a lent connection without taking it back (it was lost or
-    /// broken), freeing its place under the bound.
-    pub fn discard(&self) {
-        let mut state = lock(&self.state);
-        state.lent = state.lent.saturating_sub(1);
     }
 
     /// Closes the slots. The first call returns the idle connections for the

@@ -83,12 +83,12 @@ pub enum PoolError {
     #[error("the connection pool is closed")]
     Closed,
     /// Opening or preparing the database failed.
-    #[error("cannot open database {path}: {source}")]
+    #[error("cannot open database {path}: {reason}")]
     Open {
         /// The database file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite (or the connection's thread) said.
+        reason: String,
     },
     /// The `runtime-bound-pool` bug fired.
     #[error(transparent)]
@@ -338,13 +338,13 @@ impl ConnectionPool {
 
     async fn open_connection(&self, first: bool) -> Result<Tracked, PoolError> {
         let path = self.config.path.clone();
-        let open_error = |source| PoolError::Open {
+        let open_error = |reason: String| PoolError::Open {
             path: path.clone(),
-            source,
+            reason,
         };
         let conn = tokio_rusqlite::Connection::open(&self.config.path)
             .await
-            .map_err(open_error)?;
+            .map_err(|e| open_error(e.to_string()))?;
         let conn = Tracked::new(conn, &self.metrics);
         let settings = self.settings;
         let create_schema = first && !self.config.faults.is_on(Bug::RacySchema);
@@ -366,8 +366,8 @@ impl ConnectionPool {
             Err(e) => {
                 conn.close().await;
                 Err(open_error(match e {
-                    tokio_rusqlite::Error::Error(e) => e,
-                    _ => rusqlite::Error::InvalidQuery,
+                    tokio_rusqlite::Error::Error(e) => e.to_string(),
+                    _ => "the connection's thread ended during setup".to_owned(),
                 }))
             }
         }
