@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::FailureKind;
+use crate::outcome::FailureKind;
 
 /// Examples kept per cluster.
 pub const EXAMPLES_PER_CLUSTER: usize = 5;
@@ -105,27 +105,69 @@ impl Clusters {
     }
 }
 
-/// Strips what varies between occurrences of one cause: UUIDs and long hex
-/// ids become `<id>`, IPv4 addresses `<addr>`, `:port` `:<port>`, other
-/// numbers `<n>`.
+/// Strips what varies between occurrences of one cause, so that one cause is
+/// one cluster whatever language the server is written in:
+///
+/// - pointers and object addresses (`0x7fd4f033f390`, Python's
+///   `<Lock object at 0x…>`, Go's `0xc000123456`, Rust's `{:p}`) become
+///   `<addr>`;
+/// - identity hashes after `@` (Java's `HikariProxyConnection@5f2c1b4a`)
+///   become `@<id>`;
+/// - UUIDs and hex ids (8+ hex characters mixing digits and letters, or 12+
+///   with digits) become `<id>`;
+/// - IPv4 addresses become `<addr>`, the port after one `<port>`;
+/// - other numbers become `<n>` — except status codes and classes (`status
+///   500`, `expected 2xx`), which are the cause, not noise.
 pub fn normalise(message: &str) -> String {
     let chars: Vec<char> = message.chars().collect();
     let mut out = String::with_capacity(message.len());
+    let hex_run = |from: usize| {
+        let mut j = from;
+        while j < chars.len() && chars[j].is_ascii_hexdigit() {
+            j += 1;
+        }
+        j
+    };
+    let word_ends_at = |j: usize| j == chars.len() || !chars[j].is_ascii_alphanumeric();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         let at_word_start = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        // 0x-prefixed hex: a pointer or an address.
+        if at_word_start
+            && c == '0'
+            && matches!(chars.get(i + 1), Some('x' | 'X'))
+            && chars.get(i + 2).is_some_and(char::is_ascii_hexdigit)
+        {
+            let j = hex_run(i + 2);
+            if word_ends_at(j) {
+                out.push_str("<addr>");
+                i = j;
+                continue;
+            }
+        }
+        // An identity hash after `@` (Java's Object.toString).
+        if c == '@' && chars.get(i + 1).is_some_and(char::is_ascii_hexdigit) {
+            let j = hex_run(i + 1);
+            if j - (i + 1) >= 4 && word_ends_at(j) {
+                out.push_str("@<id>");
+                i = j;
+                continue;
+            }
+        }
         if at_word_start && c.is_ascii_hexdigit() {
             // A run of hex digits and dashes: a UUID or a hex id?
             let mut j = i;
             while j < chars.len() && (chars[j].is_ascii_hexdigit() || chars[j] == '-') {
                 j += 1;
             }
-            let run: String = chars[i..j].iter().collect();
-            let word_ends = j == chars.len() || !chars[j].is_ascii_alphanumeric();
-            let digits = run.chars().filter(char::is_ascii_hexdigit).count();
-            let has_digit = run.chars().any(|c| c.is_ascii_digit());
-            if word_ends && has_digit && (digits >= 12 || (run.contains('-') && digits >= 8)) {
+            let run = &chars[i..j];
+            let digits = run.iter().filter(|c| c.is_ascii_hexdigit()).count();
+            let has_digit = run.iter().any(char::is_ascii_digit);
+            let has_letter = run.iter().any(|c| c.is_ascii_alphabetic());
+            let dashed = run.contains(&'-');
+            let id_like = digits >= 12 || (digits >= 8 && (dashed || has_letter));
+            if word_ends_at(j) && has_digit && id_like {
                 out.push_str("<id>");
                 i = j;
                 continue;
@@ -139,9 +181,8 @@ pub fn normalise(message: &str) -> String {
             let run: String = chars[i..j].iter().collect();
             let run = run.trim_end_matches('.');
             let end = i + run.chars().count();
-            let before: String = chars[..i].iter().collect();
-            let status_like = before.ends_with("status ")
-                || before.ends_with("expected ")
+            let status_like = out.ends_with("status ")
+                || out.ends_with("expected ")
                 || chars.get(end) == Some(&'x');
             if status_like {
                 // Status codes and classes (`500`, `2xx`) are the cause, not noise.
@@ -182,6 +223,99 @@ mod tests {
         );
         assert_eq!(normalise("deadbeef cafe"), "deadbeef cafe");
         assert_eq!(normalise("took 1.5s"), "took <n>s");
+    }
+
+    /// Pairs of real messages that differ only in what varies between
+    /// occurrences: each pair must be one cluster, and different causes
+    /// must stay apart.
+    #[test]
+    fn one_cause_is_one_cluster_in_every_language() {
+        let same = [
+            // Python asyncio: object reprs carry addresses, tasks carry numbers.
+            (
+                "<asyncio.locks.Lock object at 0x7fd4f033f390 [locked]> is bound to a different event loop",
+                "<asyncio.locks.Lock object at 0x7f1a2b3c4d50 [locked]> is bound to a different event loop",
+            ),
+            (
+                "Task <Task pending name='Task-17' coro=<handle() running at /app/server.py:42>> got Future <Future pending> attached to a different loop",
+                "Task <Task pending name='Task-203' coro=<handle() running at /app/server.py:42>> got Future <Future pending> attached to a different loop",
+            ),
+            (
+                r#"status 503 (expected 2xx): {"error": "pool exhausted at 0x7f3a2c1d9e40"}"#,
+                r#"status 503 (expected 2xx): {"error": "pool exhausted at 0x7f3a2c1daf00"}"#,
+            ),
+            // Go: pointers in %v output, goroutine numbers.
+            (
+                "sql: connection 0xc000123456 is already closed (goroutine 17)",
+                "sql: connection 0xc0001a2b00 is already closed (goroutine 342)",
+            ),
+            // Java: identity hashes and pool counters.
+            (
+                "Connection com.zaxxer.hikari.pool.HikariProxyConnection@5f2c1b4a is closed",
+                "Connection com.zaxxer.hikari.pool.HikariProxyConnection@1b6d3586 is closed",
+            ),
+            (
+                "HikariPool-1 - Connection is not available, request timed out after 30005ms.",
+                "HikariPool-1 - Connection is not available, request timed out after 30012ms.",
+            ),
+            // Node: stack positions and async ids.
+            (
+                "Error: SQLITE_BUSY: database is locked at Statement.run (/app/db.js:41:13)",
+                "Error: SQLITE_BUSY: database is locked at Statement.run (/app/db.js:41:27)",
+            ),
+            (
+                "Error: connect ECONNREFUSED 127.0.0.1:5432",
+                "Error: connect ECONNREFUSED 127.0.0.1:6543",
+            ),
+            // Rust: thread ids, Arc pointers.
+            (
+                "thread ThreadId(7) panicked: pool 0x55d3c1a2b3c0 dropped while in use",
+                "thread ThreadId(12) panicked: pool 0x55d3c1a2f000 dropped while in use",
+            ),
+            (
+                "waiter dispatch task is gone: request 812 trace 3f9a2c41be07",
+                "waiter dispatch task is gone: request 77 trace a81c09f3d2e4",
+            ),
+        ];
+        for (a, b) in same {
+            assert_eq!(normalise(a), normalise(b), "\n{a}\n{b}");
+        }
+        // The address is cut whole, not into `0x<n>f<n>…`.
+        assert_eq!(
+            normalise("<asyncio.locks.Lock object at 0x7fd4f033f390 [locked]> is bound to a different event loop"),
+            "<asyncio.locks.Lock object at <addr> [locked]> is bound to a different event loop"
+        );
+        let different = [
+            (
+                "status 503 (expected 2xx): pool exhausted",
+                "status 500 (expected 2xx): pool exhausted",
+            ),
+            ("database is locked", "table conversations already exists"),
+            (
+                "Lock object at 0x7f00 is bound to a different event loop",
+                "Queue object at 0x7f00 is bound to a different event loop",
+            ),
+        ];
+        for (a, b) in different {
+            assert_ne!(normalise(a), normalise(b));
+        }
+    }
+
+    #[test]
+    fn varying_addresses_give_one_cluster() {
+        let mut c = Clusters::default();
+        for i in 0..200u64 {
+            c.record(
+                FailureKind::Status,
+                i,
+                Some(503),
+                &format!(
+                    r#"status 503 (expected 2xx): {{"error": "pool exhausted at 0x7f3a2c{:06x}"}}"#,
+                    i * 7919 + 0x1d9e40
+                ),
+            );
+        }
+        assert_eq!(c.into_sorted().len(), 1);
     }
 
     #[test]

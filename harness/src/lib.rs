@@ -1,27 +1,42 @@
 //! racegate: fire N concurrent requests at a service, judge every response,
 //! and say with numbers whether a concurrency fix holds.
 //!
-//! - [`fire`]: the builder ([`Fire`]) and entry point the CLI shares.
-//! - [`engine`]: workers, connections, closed/open loop and burst scheduling.
-//! - [`check`]: status and body checks, failure kinds.
-//! - [`cluster`]: failure messages normalised into clusters.
-//! - [`stats`]: per-worker tallies and HDR histograms.
-//! - [`report`]: the report model, Wilson interval, gate, JSON/Markdown/JUnit.
-//! - [`request`]: target, headers and body templates.
-//! - [`scenario`], [`repro`]: issue-reproduction recipes and `racegate repro`.
-//! - [`cli`]: flags and exit codes.
+//! Modules, top (the command line) to bottom; each imports only below it:
+//!
+//! - [`cli`]: flags, subcommands and exit codes.
+//! - [`repro`]: scenario runs, buggy build vs fixed, with verdicts; [`scenario`]: the files.
+//! - [`fire`]: the [`Fire`] builder and entry point the CLI shares.
+//! - [`engine`]: workers, connections, closed/open loop, burst, halting.
+//! - [`report`]: the report model, exact merging, and its Markdown/JUnit/terminal forms.
+//! - [`plan`]: a resolved run ([`FireConfig`], [`Stop`], [`Halt`]).
+//! - [`stats`]: per-worker tallies and HDR histograms; [`cluster`]: failure messages normalised.
+//! - [`check`]: the one check specification ([`CheckSpec`]), judging, symptoms.
+//! - [`request`]: target, method, headers and body templates; [`gate`]: thresholds.
+//! - [`render`]: the rendering layer every report shares (text, Markdown, JUnit).
+//! - [`rate`]: the pass rate and its Wilson interval; [`outcome`]: failure kinds.
+//! - [`duration`], [`console`]: duration parsing, terminal output.
 
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod console;
+pub mod duration;
 pub mod engine;
 pub mod fire;
+pub mod gate;
+pub mod outcome;
+pub mod plan;
+pub mod rate;
+pub mod render;
 pub mod report;
 pub mod repro;
 pub mod request;
 pub mod scenario;
 pub mod stats;
 
-pub use check::{BodyCheck, Checks, FailureKind, StatusSet};
-pub use fire::{Fire, FireConfig, FireError, Stop};
-pub use report::{Gate, Report};
+pub use check::{CheckSpec, Checks, StatusSet, Symptom};
+pub use fire::{Fire, FireError};
+pub use gate::Gate;
+pub use outcome::FailureKind;
+pub use plan::{FireConfig, Halt, Stop};
+pub use report::Report;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = racegate::cli::Cli::parse();
-    if !matches!(cli.command, racegate::cli::Command::Server(_)) {
+    if !cli.command.logs_itself() {
         tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()

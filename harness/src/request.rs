@@ -68,11 +68,6 @@ impl BodyTemplate {
         Self { parts }
     }
 
-    /// Whether rendering gives the same bytes for every request.
-    pub fn is_constant(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
-    }
-
     /// The body for request `index` sent by `worker`.
     pub fn render(&self, index: u64, worker: usize) -> Bytes {
         match self.parts.as_slice() {
@@ -136,17 +131,42 @@ impl Default for RequestSpec {
     }
 }
 
+/// A header that cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// No colon.
+    #[error("bad header {0:?}: use 'Name: value'")]
+    Syntax(String),
+    /// Not a valid header name.
+    #[error("bad header name in {0:?}")]
+    Name(String),
+    /// Not a valid header value.
+    #[error("bad header value in {0:?}")]
+    Value(String),
+}
+
 /// Parses `Name: value`.
-pub fn parse_header(spec: &str) -> Result<(HeaderName, HeaderValue), String> {
+pub fn parse_header(spec: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
     let (name, value) = spec
         .split_once(':')
-        .ok_or_else(|| format!("bad header {spec:?}: use 'Name: value'"))?;
+        .ok_or_else(|| HeaderError::Syntax(spec.to_owned()))?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|e| format!("bad header name in {spec:?}: {e}"))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|e| format!("bad header value in {spec:?}: {e}"))?;
+        .map_err(|_| HeaderError::Name(spec.to_owned()))?;
+    let value =
+        HeaderValue::from_str(value.trim()).map_err(|_| HeaderError::Value(spec.to_owned()))?;
     Ok((name, value))
 }
+
+/// Parses an HTTP method name, any case.
+pub fn parse_method(name: &str) -> Result<Method, MethodError> {
+    Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+        .map_err(|_| MethodError(name.to_owned()))
+}
+
+/// A method name that is not a valid HTTP token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad method {0:?}")]
+pub struct MethodError(String);
 
 #[cfg(test)]
 mod tests {
@@ -155,7 +175,6 @@ mod tests {
     #[test]
     fn templates_render_placeholders() {
         let t = BodyTemplate::parse(r#"{"message": "hi {i} from {worker}", "id": "{uuid}"}"#);
-        assert!(!t.is_constant());
         assert!(t.looks_like_json());
         let a = String::from_utf8(t.render(7, 3).to_vec()).unwrap();
         assert!(
@@ -170,7 +189,6 @@ mod tests {
     #[test]
     fn constant_bodies_are_shared() {
         let t = BodyTemplate::parse("{plain} text");
-        assert!(t.is_constant());
         assert_eq!(&t.render(1, 1)[..], b"{plain} text");
     }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::check::FailureKind;
 use crate::cluster::Clusters;
+use crate::outcome::FailureKind;
 
 /// Highest latency the histograms track (longer ones saturate), in µs.
 pub const MAX_LATENCY_MICROS: u64 = 3_600_000_000;

@@ -1,0 +1,189 @@
+//! `racegate fire`: flags → [`Fire`] → report files, summary and exit code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::check::CheckSpec;
+use crate::console::{say, warn};
+use crate::duration::parse_duration;
+use crate::engine::Progress;
+use crate::fire::{run_config, Fire, FireError};
+use crate::gate::Gate;
+use crate::plan::Stop;
+use crate::report::Report;
+use crate::request::parse_method;
+
+/// `racegate fire`.
+#[derive(Debug, Args, Clone)]
+pub struct FireArgs {
+    /// The target, e.g. http://127.0.0.1:8080/api/chat (loopback unless --allow-remote).
+    pub url: String,
+    /// Total requests (default 200 unless -z is given).
+    #[arg(short = 'n', long, conflicts_with = "duration")]
+    pub requests: Option<u64>,
+    /// Run for this long instead: 500ms, 10s, 2m.
+    #[arg(short = 'z', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Concurrent workers, each with its own kept-alive connection.
+    #[arg(short = 'c', long, default_value_t = 50)]
+    pub concurrency: usize,
+    /// Open loop: this many requests per second, latency measured from the intended send time.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// All workers wait at a barrier and send together, round after round (race hunting).
+    #[arg(long)]
+    pub burst: bool,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body, or @file; templates {i}, {worker}, {uuid}. Content-Type defaults to JSON for {…} bodies.
+    #[arg(short = 'd', long = "data")]
+    pub data: Option<String>,
+    /// Per-request timeout: 500ms, 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The checks every response must pass.
+    #[command(flatten)]
+    pub checks: CheckSpec,
+    /// Gate: lowest acceptable pass rate, 0 to 1.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_pass_rate: f64,
+    /// Gate: highest acceptable p99 latency in milliseconds.
+    #[arg(long)]
+    pub max_p99_ms: Option<f64>,
+    /// Write report.json, report.md and junit.xml here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Allow a target that is not on this machine.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl FireArgs {
+    /// The library builder these flags describe.
+    pub fn to_fire(&self) -> Result<Fire, FireError> {
+        let method = parse_method(&self.method).map_err(|e| FireError::Invalid(e.to_string()))?;
+        let mut fire = Fire::get(&self.url)
+            .method(method)
+            .concurrency(self.concurrency)
+            .timeout(self.timeout)
+            .allow_remote(self.allow_remote)
+            .checks(self.checks.clone())
+            .gate(Gate {
+                min_pass_rate: self.min_pass_rate,
+                max_p99_ms: self.max_p99_ms,
+            });
+        for h in &self.headers {
+            fire = fire.header(h);
+        }
+        fire = match (self.requests, self.duration) {
+            (_, Some(d)) => fire.duration(d),
+            (Some(n), None) => fire.requests(n),
+            (None, None) => fire.requests(200),
+        };
+        if let Some(r) = self.rate {
+            fire = fire.rate(r);
+        }
+        if self.burst {
+            fire = fire.burst();
+        }
+        if let Some(data) = &self.data {
+            let body = match data.strip_prefix('@') {
+                Some(path) => std::fs::read(path).map_err(|e| {
+                    FireError::Invalid(format!("cannot read body file {path:?}: {e}"))
+                })?,
+                None => data.clone().into_bytes(),
+            };
+            fire = fire.body(body);
+        }
+        Ok(fire)
+    }
+}
+
+pub(super) async fn run(args: &FireArgs) -> u8 {
+    let config = match args.to_fire() {
+        Ok(f) => f.resolve().await,
+        Err(e) => Err(e),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            warn(e);
+            return EXIT_USAGE;
+        }
+    };
+    let progress = Arc::new(Progress::default());
+    let bar = (!args.quiet && std::io::stderr().is_terminal())
+        .then(|| spawn_progress(Arc::clone(&progress), config.stop));
+    let report = run_config(config, progress).await;
+    if let Some((bar, task)) = bar {
+        task.abort();
+        bar.finish_and_clear();
+    }
+    finish(&report, args.out.as_deref(), args.quiet)
+}
+
+/// Writes the files, prints the summary, returns the gate's exit code.
+pub(super) fn finish(report: &Report, out: Option<&Path>, quiet: bool) -> u8 {
+    if let Some(dir) = out {
+        if let Err(e) = report.write(dir) {
+            warn(format_args!("cannot write the report: {e}"));
+            return EXIT_USAGE;
+        }
+    }
+    if !quiet {
+        say(&report.summary());
+    }
+    if report.gate.passed {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+fn spawn_progress(
+    progress: Arc<Progress>,
+    stop: Stop,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = match stop {
+        Stop::Requests(n) => indicatif::ProgressBar::new(n),
+        Stop::Duration(d) => {
+            indicatif::ProgressBar::new(d.as_millis().try_into().unwrap_or(u64::MAX))
+        }
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    let b = bar.clone();
+    let started = std::time::Instant::now();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let done = progress.done.load(Ordering::Relaxed);
+            let failed = progress.failed.load(Ordering::Relaxed);
+            match stop {
+                Stop::Requests(_) => b.set_position(done),
+                Stop::Duration(_) => {
+                    b.set_position(started.elapsed().as_millis().try_into().unwrap_or(u64::MAX))
+                }
+            }
+            let rps = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            b.set_message(format!("{done} done, {failed} failed, {rps:.0} req/s"));
+        }
+    });
+    (bar, task)
+}

@@ -1,0 +1,165 @@
+//! The load engine: C workers, each with one kept-alive HTTP/1.1 connection,
+//! sending requests in a closed loop, at a fixed rate (open loop), or in
+//! barrier-synchronised bursts, and judging every response.
+//!
+//! Every wait is bounded: connects and requests by the request timeout, a
+//! run by its count or duration, a burst round by the slowest request in it.
+//! A run with a [`Halt`](crate::plan::Halt) sends nothing more once a
+//! failure triggers it.
+
+mod conn;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::HeaderMap;
+use tokio::sync::Barrier;
+use tokio::time::Instant;
+
+use crate::plan::{FireConfig, Stop};
+use crate::stats::RunStats;
+
+pub use conn::{get_once, ConnError};
+use worker::Worker;
+
+/// The largest response body read; longer ones fail as `indeterminate`.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Live counters, read by the progress display while the run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Requests finished (passed or failed).
+    pub done: AtomicU64,
+    /// Requests failed.
+    pub failed: AtomicU64,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Finished {
+    /// Every worker's tallies, merged.
+    pub stats: RunStats,
+    /// Wall time from the first send to the last answer.
+    pub elapsed: Duration,
+    /// Whether the run's halt rule ended it early.
+    pub halted: bool,
+}
+
+/// Hands out request indices and says when the run is over.
+struct Schedule {
+    next: AtomicU64,
+    stop: Stop,
+    start: Instant,
+    /// Time between intended sends, with `--rate`.
+    interval: Option<Duration>,
+    /// Set by the first failure that triggers the halt rule.
+    halted: AtomicBool,
+}
+
+impl Schedule {
+    /// The next request's index and intended send time, or `None` when the
+    /// run is over.
+    fn next(&self) -> Option<(u64, Instant)> {
+        if self.halted.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let intended = match self.interval {
+            Some(gap) => self.start + gap.mul_f64(i as f64),
+            None => Instant::now(),
+        };
+        let over = match self.stop {
+            Stop::Requests(n) => i >= n,
+            Stop::Duration(d) => intended >= self.start + d,
+        };
+        (!over).then_some((i, intended))
+    }
+
+    fn halt(&self) {
+        self.halted.store(true, Ordering::Relaxed);
+    }
+
+    fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
+    }
+}
+
+/// Shared by the workers of a burst run.
+struct Burst {
+    barrier: Barrier,
+    /// Requests in the current round, decided by the barrier leader.
+    round_size: AtomicUsize,
+    rounds: AtomicU64,
+}
+
+/// Runs the load described by `config`.
+pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
+    let start = Instant::now();
+    let schedule = Arc::new(Schedule {
+        next: AtomicU64::new(0),
+        stop: config.stop,
+        start,
+        interval: config.rate.map(|r| Duration::from_secs_f64(1.0 / r)),
+        halted: AtomicBool::new(false),
+    });
+    let burst = config.burst.then(|| {
+        Arc::new(Burst {
+            barrier: Barrier::new(config.concurrency),
+            round_size: AtomicUsize::new(0),
+            rounds: AtomicU64::new(0),
+        })
+    });
+    let headers = Arc::new(base_headers(&config));
+    let workers: Vec<_> = (0..config.concurrency)
+        .map(|id| {
+            let worker = Worker::new(
+                id,
+                Arc::clone(&config),
+                Arc::clone(&headers),
+                Arc::clone(&progress),
+                Arc::clone(&schedule),
+            );
+            let burst = burst.clone();
+            tokio::spawn(async move {
+                match burst {
+                    Some(burst) => worker.run_bursts(&burst).await,
+                    None => worker.run().await,
+                }
+            })
+        })
+        .collect();
+    let mut total = RunStats::new(config.checks.body.len(), config.rate.is_some());
+    for w in workers {
+        // A worker only ends by finishing; a panic would be a bug in racegate.
+        if let Ok(stats) = w.await {
+            total.merge(stats);
+        }
+    }
+    Finished {
+        stats: total,
+        elapsed: start.elapsed(),
+        halted: schedule.is_halted(),
+    }
+}
+
+fn base_headers(config: &FireConfig) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, config.target.authority.clone());
+    for (name, value) in &config.request.headers {
+        headers.append(name.clone(), value.clone());
+    }
+    if let Some(body) = &config.request.body {
+        if !headers.contains_key(CONTENT_TYPE) {
+            let ct = if body.looks_like_json() {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            };
+            headers.insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(ct));
+        }
+    }
+    headers
+}

@@ -1,0 +1,50 @@
+//! How one request can end: passed, or exactly one failure kind.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How a request failed. Each failed request has exactly one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// No connection could be made.
+    Connect,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// Sent, but the connection ended without a complete answer: it may or
+    /// may not have taken effect.
+    Indeterminate,
+    /// An answer with a status outside the expected ones.
+    Status,
+    /// An answer with an expected status that failed a body check.
+    Check,
+}
+
+impl FailureKind {
+    /// Every kind, in report order.
+    pub const ALL: [FailureKind; 5] = [
+        FailureKind::Connect,
+        FailureKind::Timeout,
+        FailureKind::Indeterminate,
+        FailureKind::Status,
+        FailureKind::Check,
+    ];
+
+    /// The lowercase name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Indeterminate => "indeterminate",
+            FailureKind::Status => "status",
+            FailureKind::Check => "check",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

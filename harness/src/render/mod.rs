@@ -1,0 +1,9 @@
+//! The rendering layer every report kind shares: number and text formatting
+//! for people ([`text`]), Markdown cells ([`markdown`]) and JUnit XML
+//! ([`junit`], through quick-junit). `report` (a fire run) and `repro` (a
+//! scenario) lay out their own pages with these, so a percentage, an escaped
+//! cell or a test case reads the same everywhere.
+
+pub mod junit;
+pub mod markdown;
+pub mod text;

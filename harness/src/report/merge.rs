@@ -1,0 +1,92 @@
+//! Exact merging: counts add, clusters fold, and percentiles come from the
+//! merged HDR histograms, so N runs merge into the report one run would give.
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+
+use super::{endpoint, latency_of, Report, ReportError};
+use crate::cluster::Clusters;
+use crate::stats::new_histogram;
+
+impl Report {
+    /// Adds another run of the same target and checks: counts add up and
+    /// percentiles come from the merged histograms, exactly.
+    pub fn merge(&mut self, other: &Report) -> Result<(), ReportError> {
+        // Runs on other ports or machines merge; other endpoints do not.
+        if self.target.method != other.target.method
+            || endpoint(&self.target.url) != endpoint(&other.target.url)
+        {
+            return Err(ReportError::Mismatch("targets differ (method or path)"));
+        }
+        if self.checks != other.checks {
+            return Err(ReportError::Mismatch("checks differ"));
+        }
+        let mut corrected = decode(&self.histogram.corrected)?;
+        let mut uncorrected = decode(&self.histogram.uncorrected)?;
+        corrected
+            .add(decode(&other.histogram.corrected)?)
+            .map_err(|e| ReportError::Histogram(format!("{e:?}")))?;
+        uncorrected
+            .add(decode(&other.histogram.uncorrected)?)
+            .map_err(|e| ReportError::Histogram(format!("{e:?}")))?;
+        self.total += other.total;
+        self.passed += other.passed;
+        for (k, n) in &other.failures_by_kind {
+            *self.failures_by_kind.entry(*k).or_default() += n;
+        }
+        for (a, b) in self.check_failures.iter_mut().zip(&other.check_failures) {
+            *a += b;
+        }
+        for (s, n) in &other.status_codes {
+            *self.status_codes.entry(*s).or_default() += n;
+        }
+        let mut clusters = Clusters::default();
+        clusters.merge(std::mem::take(&mut self.failure_clusters));
+        clusters.merge(other.failure_clusters.clone());
+        self.failure_clusters = clusters.into_sorted();
+        self.duration_s += other.duration_s;
+        self.latency_ms = latency_of(&corrected);
+        self.latency_uncorrected_ms = latency_of(&uncorrected);
+        self.histogram.corrected = encode(&corrected);
+        self.histogram.uncorrected = encode(&uncorrected);
+        self.recompute();
+        Ok(())
+    }
+}
+
+pub(super) fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    // Serialising into a Vec cannot fail for a valid histogram.
+    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+pub(super) fn decode(s: &str) -> Result<Histogram<u64>, ReportError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| ReportError::Histogram(e.to_string()))?;
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| ReportError::Histogram(format!("{e:?}")))?;
+    let mut out = new_histogram();
+    out.add(&h)
+        .map_err(|e| ReportError::Histogram(format!("{e:?}")))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip() {
+        let mut h = new_histogram();
+        for v in [5u64, 100, 2000, 2000, 70_000] {
+            h.record(v).unwrap();
+        }
+        let back = decode(&encode(&h)).unwrap();
+        assert_eq!(back.len(), 5);
+        assert_eq!(back.max(), h.max());
+    }
+}

@@ -1,0 +1,303 @@
+//! The report of one run: one serde model that `report.json`, `report.md`,
+//! `junit.xml` and the terminal summary all render from ([`markdown`],
+//! [`junit`], [`summary`]), and exact merging of reports from several runs
+//! ([`merge`]; the serialised HDR histogram travels in the JSON).
+
+mod junit;
+mod markdown;
+mod merge;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::check::Checks;
+use crate::cluster::FailureCluster;
+use crate::gate::{Gate, GateResult};
+use crate::outcome::FailureKind;
+use crate::rate::PassRate;
+use crate::stats::RunStats;
+
+/// The version of `report.json`'s layout; `schema/report.schema.json`
+/// describes it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// Layout version, [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `racegate <version>`.
+    pub tool: String,
+    /// What was fired.
+    pub target: TargetInfo,
+    /// How it was fired.
+    pub load: LoadInfo,
+    /// The checks each response was judged by.
+    pub checks: Checks,
+    /// Requests judged.
+    pub total: u64,
+    /// Requests that passed.
+    pub passed: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// `passed / total` (1 for an empty run).
+    pub pass_rate: f64,
+    /// 95 % Wilson score interval of the pass rate, `[lo, hi]`.
+    pub pass_rate_ci95: [f64; 2],
+    /// Failures by kind.
+    pub failures_by_kind: BTreeMap<FailureKind, u64>,
+    /// Failures per body check, in the order of `checks.body`.
+    pub check_failures: Vec<u64>,
+    /// Answers by status code.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// Wall time of the run, in seconds.
+    pub duration_s: f64,
+    /// Requests per second over the run.
+    pub requests_per_second: f64,
+    /// Latency of answered requests, from intended send time (coordinated
+    /// omission corrected with `--rate`).
+    pub latency_ms: Latency,
+    /// Latency from actual send time; differs from `latency_ms` only with `--rate`.
+    pub latency_uncorrected_ms: Latency,
+    /// Failures grouped by normalised message, largest first.
+    pub failure_clusters: Vec<FailureCluster>,
+    /// The latency histograms, for exact merging.
+    pub histogram: HistogramData,
+    /// The gate's verdict.
+    pub gate: GateResult,
+    /// Whether the run stopped early at a failure that made its outcome
+    /// certain (see [`Halt`](crate::plan::Halt)); the counts cover what was
+    /// sent until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub halted: bool,
+}
+
+/// The target.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TargetInfo {
+    /// HTTP method.
+    pub method: String,
+    /// URL.
+    pub url: String,
+}
+
+/// The load shape.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LoadInfo {
+    /// Workers (connections).
+    pub concurrency: usize,
+    /// `-n`, if the run was bounded by count.
+    pub requests: Option<u64>,
+    /// `-z`, if bounded by duration, in seconds.
+    pub duration_limit_s: Option<f64>,
+    /// `--rate`, requests per second, if open loop.
+    pub rate: Option<f64>,
+    /// Whether `--burst` was on.
+    pub burst: bool,
+    /// Per-request timeout, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Slowest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// Serialised HDR histograms.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HistogramData {
+    /// `hdrhistogram-v2-deflate+base64`.
+    pub encoding: String,
+    /// `microseconds`.
+    pub unit: String,
+    /// The corrected latencies.
+    pub corrected: String,
+    /// The uncorrected latencies.
+    pub uncorrected: String,
+}
+
+/// A report could not be decoded or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The histogram data is not valid.
+    #[error("bad histogram in report: {0}")]
+    Histogram(String),
+    /// Reports of different targets or checks.
+    #[error("cannot merge reports of different runs: {0}")]
+    Mismatch(&'static str),
+    /// Reading or writing a report file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The JSON does not match the schema version.
+    #[error("{path}: not a racegate report: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The error.
+        source: serde_json::Error,
+    },
+}
+
+pub(crate) fn latency_of(h: &Histogram<u64>) -> Latency {
+    if h.is_empty() {
+        return Latency::default();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Latency {
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        mean: h.mean() / 1000.0,
+    }
+}
+
+impl Report {
+    /// Builds the report of a finished run.
+    pub fn new(
+        target: TargetInfo,
+        load: LoadInfo,
+        checks: Checks,
+        gate: Gate,
+        stats: RunStats,
+        duration_s: f64,
+    ) -> Self {
+        let uncorrected = stats
+            .latency_uncorrected
+            .clone()
+            .unwrap_or_else(|| stats.latency.clone());
+        let failures_by_kind = FailureKind::ALL
+            .into_iter()
+            .map(|k| (k, stats.failures[k as usize]))
+            .collect();
+        let mut report = Self {
+            schema_version: SCHEMA_VERSION,
+            tool: format!("racegate {}", env!("CARGO_PKG_VERSION")),
+            target,
+            load,
+            checks,
+            total: stats.total,
+            passed: stats.passed,
+            failed: stats.total - stats.passed,
+            pass_rate: 0.0,
+            pass_rate_ci95: [0.0, 1.0],
+            failures_by_kind,
+            check_failures: stats.check_failures,
+            status_codes: stats.statuses,
+            duration_s,
+            requests_per_second: 0.0,
+            latency_ms: latency_of(&stats.latency),
+            latency_uncorrected_ms: latency_of(&uncorrected),
+            failure_clusters: stats.clusters.into_sorted(),
+            histogram: HistogramData {
+                encoding: "hdrhistogram-v2-deflate+base64".into(),
+                unit: "microseconds".into(),
+                corrected: merge::encode(&stats.latency),
+                uncorrected: merge::encode(&uncorrected),
+            },
+            gate: GateResult {
+                gate,
+                passed: false,
+                reasons: Vec::new(),
+            },
+            halted: false,
+        };
+        report.recompute();
+        report
+    }
+
+    /// Recomputes everything derived from the counts and histograms.
+    fn recompute(&mut self) {
+        self.failed = self.total - self.passed;
+        let rate = PassRate::new(self.passed, self.total);
+        self.pass_rate = rate.rate();
+        self.pass_rate_ci95 = rate.ci95();
+        self.requests_per_second = if self.duration_s > 0.0 {
+            self.total as f64 / self.duration_s
+        } else {
+            0.0
+        };
+        self.gate = self
+            .gate
+            .gate
+            .judge(self.total, self.pass_rate, self.latency_ms.p99);
+    }
+
+    /// Reads a `report.json`.
+    pub fn read(path: &Path) -> Result<Self, ReportError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ReportError::Json { path: name, source })
+    }
+
+    /// Writes `report.json`, `report.md` and `junit.xml` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| ReportError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let json = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|_| unreachable!("the report model always serialises"));
+        for (name, text) in [
+            ("report.json", json),
+            ("report.md", self.to_markdown()),
+            ("junit.xml", self.to_junit().to_xml()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(io(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Panics with the summary unless the pass rate is at least `min`.
+    pub fn assert_pass_rate(&self, min: f64) {
+        assert!(
+            self.pass_rate >= min,
+            "pass rate below {min}:\n{}",
+            self.summary()
+        );
+    }
+
+    /// Panics with the summary unless the gate passed.
+    pub fn assert_gate(&self) {
+        assert!(self.gate.passed, "gate failed:\n{}", self.summary());
+    }
+
+    /// How many requests failed with `kind`.
+    pub fn failures(&self, kind: FailureKind) -> u64 {
+        self.failures_by_kind.get(&kind).copied().unwrap_or(0)
+    }
+}
+
+/// The path and query of a URL: what identifies an endpoint across hosts.
+pub fn endpoint(url: &str) -> &str {
+    url.find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| &url[i + 3 + j..]))
+        .unwrap_or(url)
+}

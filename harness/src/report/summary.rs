@@ -1,0 +1,64 @@
+//! The few lines `racegate fire` prints when a run ends.
+
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::render::text::percent;
+
+impl Report {
+    /// A few lines for the terminal.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let [lo, hi] = self.pass_rate_ci95;
+        let _ = writeln!(
+            s,
+            "{} {}: {}/{} passed, {} (95% CI {}–{}), {:.0} req/s over {:.2}s",
+            self.target.method,
+            self.target.url,
+            self.passed,
+            self.total,
+            percent(self.pass_rate),
+            percent(lo),
+            percent(hi),
+            self.requests_per_second,
+            self.duration_s
+        );
+        let l = &self.latency_ms;
+        let _ = writeln!(
+            s,
+            "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        );
+        if self.load.rate.is_some() {
+            let u = &self.latency_uncorrected_ms;
+            let _ = writeln!(
+                s,
+                "  uncorrected: p50 {:.2}  p99 {:.2}  max {:.2}",
+                u.p50, u.p99, u.max
+            );
+        }
+        for c in self.failure_clusters.iter().take(8) {
+            let _ = writeln!(s, "  {:>7} × {:<13} {}", c.count, c.kind.name(), c.message);
+        }
+        if self.failure_clusters.len() > 8 {
+            let _ = writeln!(
+                s,
+                "  … {} more clusters in report.json",
+                self.failure_clusters.len() - 8
+            );
+        }
+        if self.halted {
+            let _ = writeln!(
+                s,
+                "  (stopped early: the first failure made the outcome certain)"
+            );
+        }
+        let verdict = if self.gate.passed {
+            "PASS".to_owned()
+        } else {
+            format!("FAIL: {}", self.gate.reasons.join("; "))
+        };
+        let _ = write!(s, "gate: {verdict}");
+        s
+    }
+}

@@ -1,0 +1,254 @@
+//! Running one variant: trial after trial, each on a fresh server, every
+//! step in order. A variant expected to fail stops at its first certain
+//! detection (the fire step that shows the symptom sends nothing more, and
+//! no further trial starts); a variant expected to pass gets more trials,
+//! up to a limit, while nothing has failed but the interval is still short
+//! of the confidence floor.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use super::server::ServerProcess;
+use super::verdict::{StateSummary, Trials};
+use super::ReproError;
+use crate::check::Symptom;
+use crate::cluster::FailureCluster;
+use crate::console::warn;
+use crate::engine::get_once;
+use crate::fire::Fire;
+use crate::gate::Gate;
+use crate::plan::Halt;
+use crate::report::Report;
+use crate::scenario::{Expect, FireStep, PlannedStep, Scenario, StateStep, Variant};
+
+/// How many trials a variant may run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TrialBudget {
+    /// Trials to run at least (fewer only when a variant expected to fail
+    /// is detected early).
+    pub base: u32,
+    /// For a variant expected to pass: the most trials, added one by one
+    /// while the interval is short of the floor.
+    pub max: u32,
+    /// Stop at the first detection.
+    pub stop_at_detection: bool,
+    /// Print progress to stderr.
+    pub verbose: bool,
+}
+
+/// How a state check is read: one GET, bounded.
+const STATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `variant`'s trials and collects what they saw.
+pub(super) async fn run_variant(
+    scenario: &Scenario,
+    variant_name: &str,
+    variant: &Variant,
+    budget: TrialBudget,
+    scratch: &Path,
+) -> Result<Trials, ReproError> {
+    let name = scenario.name();
+    let steps = scenario.steps();
+    let symptom = variant.symptom();
+    // Halting at the first failure is only certain when any failure fails
+    // the variant (the default 100 % floor).
+    let halt =
+        (variant.expect == Expect::Fail && scenario.verdict.min_pass_rate >= 1.0).then(|| Halt {
+            symptom: symptom.cloned(),
+        });
+    let mut fire_reports: Vec<Option<Report>> = vec![None; steps.len()];
+    let mut trials = Trials::default();
+    let server_err = |source| ReproError::Server {
+        scenario: name.clone(),
+        variant: variant_name.to_owned(),
+        source: Box::new(source),
+    };
+    loop {
+        let trial = trials.run + 1;
+        if budget.verbose {
+            warn(format_args!("{name} / {variant_name}: trial {trial}…"));
+        }
+        let dir = scratch.join(format!("{name}-{variant_name}-{trial}"));
+        std::fs::create_dir_all(&dir).map_err(|source| ReproError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut server = ServerProcess::start(scenario, variant_name, &dir).map_err(server_err)?;
+        if trial == 1 {
+            trials.command = redact_paths(&server.command_line);
+        }
+        server.wait_ready(scenario).await.map_err(server_err)?;
+        let (mut failed, mut detected) = (false, false);
+        for (i, step) in steps.iter().enumerate() {
+            let (step_failed, seen) = match step {
+                PlannedStep::Fire(f) => {
+                    let report =
+                        fire_step(f, server.addr, halt.clone())
+                            .await
+                            .map_err(|source| ReproError::Fire {
+                                scenario: name.clone(),
+                                variant: variant_name.to_owned(),
+                                step: f.name.clone(),
+                                source: Box::new(source),
+                            })?;
+                    let step_failed = report.pass_rate < scenario.verdict.min_pass_rate;
+                    let seen = match &halt {
+                        Some(_) => report.halted,
+                        None => {
+                            step_failed
+                                && symptom.is_none_or(|s| shown_in(s, &report.failure_clusters))
+                        }
+                    };
+                    match &mut fire_reports[i] {
+                        Some(r) => r.merge(&report).map_err(|source| ReproError::Merge {
+                            scenario: name.clone(),
+                            source,
+                        })?,
+                        slot => *slot = Some(report),
+                    }
+                    (step_failed, seen)
+                }
+                PlannedStep::State(s) => {
+                    let outcome = state_step(s, server.addr).await;
+                    let summary = state_summary(&mut trials.state_checks, &s.name);
+                    match outcome {
+                        Ok(()) => {
+                            summary.passed_trials += 1;
+                            (false, false)
+                        }
+                        Err(m) => {
+                            summary.failed_trials += 1;
+                            let seen = symptom.is_none_or(|s| s.matches(&m));
+                            summary.first_failure.get_or_insert(m);
+                            (true, seen)
+                        }
+                    }
+                }
+            };
+            failed |= step_failed;
+            detected |= seen;
+            if detected && halt.is_some() {
+                // The verdict is certain; the rest would only be waiting.
+                break;
+            }
+        }
+        server
+            .stop(scenario.server.stop_timeout)
+            .await
+            .map_err(server_err)?;
+        trials.run = trial;
+        trials.failed += u32::from(failed);
+        trials.detected += u32::from(detected);
+        trials.steps = fire_reports.iter().flatten().cloned().collect();
+        if variant.expect == Expect::Fail && detected && budget.stop_at_detection {
+            trials.stopped_early = true;
+            break;
+        }
+        if trial >= budget.base {
+            let more = variant.expect == Expect::Pass
+                && trial < budget.max
+                && trials.short_of_floor(&scenario.verdict);
+            if !more {
+                break;
+            }
+            if trial == budget.base && budget.verbose {
+                warn(format_args!(
+                    "{name} / {variant_name}: {} clean requests are short of the {} confidence floor; adding trials (at most {})",
+                    trials.rate().total,
+                    crate::render::text::percent(scenario.verdict.confidence_floor),
+                    budget.max
+                ));
+            }
+        }
+    }
+    Ok(trials)
+}
+
+fn state_summary<'a>(all: &'a mut Vec<StateSummary>, name: &str) -> &'a mut StateSummary {
+    let at = match all.iter().position(|s| s.name == name) {
+        Some(i) => i,
+        None => {
+            all.push(StateSummary {
+                name: name.to_owned(),
+                passed_trials: 0,
+                failed_trials: 0,
+                first_failure: None,
+            });
+            all.len() - 1
+        }
+    };
+    &mut all[at]
+}
+
+/// Whether any failure kept in `clusters` shows `symptom`.
+fn shown_in(symptom: &Symptom, clusters: &[FailureCluster]) -> bool {
+    clusters.iter().any(|c| {
+        symptom.matches(&c.message) || c.examples.iter().any(|e| symptom.matches(&e.detail))
+    })
+}
+
+async fn fire_step(
+    step: &FireStep,
+    addr: SocketAddr,
+    halt: Option<Halt>,
+) -> Result<Report, crate::fire::FireError> {
+    let mut fire = Fire::get(format!("http://{addr}{}", step.path))
+        .method(step.method.clone())
+        .concurrency(step.concurrency)
+        .requests(step.requests)
+        .timeout(step.timeout)
+        .checks(step.checks.clone())
+        .gate(Gate::default());
+    for h in &step.headers {
+        fire = fire.header(h);
+    }
+    if let Some(b) = &step.body {
+        fire = fire.body(b.clone());
+    }
+    if step.burst {
+        fire = fire.burst();
+    }
+    if let Some(h) = halt {
+        fire = fire.halt(h);
+    }
+    fire.run().await
+}
+
+async fn state_step(step: &StateStep, addr: SocketAddr) -> Result<(), String> {
+    let StateStep {
+        path,
+        pointer,
+        condition,
+        ..
+    } = step;
+    match get_once(addr, path, STATE_TIMEOUT).await {
+        Ok((200, body)) => match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => condition
+                .check(v.pointer(pointer))
+                .map_err(|m| format!("{path} {pointer} {m}")),
+            Err(e) => Err(format!("{path} is not JSON: {e}")),
+        },
+        Ok((status, _)) => Err(format!("GET {path} answered {status}")),
+        Err(e) => Err(format!("GET {path}: {e}")),
+    }
+}
+
+/// Scratch paths and ports change every run; keep committed reports stable.
+fn redact_paths(command: &str) -> String {
+    command
+        .split(' ')
+        .map(|w| {
+            if w.contains("/racegate-repro-") || w.ends_with("server.db") {
+                "<db>".to_owned()
+            } else if w.starts_with("127.0.0.1:") {
+                "127.0.0.1:<port>".to_owned()
+            } else if w.contains('/') && w.ends_with("racegate") {
+                "racegate".to_owned()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
