@@ -75,10 +75,21 @@ fn every_catalogue_entry_is_detected_and_every_fix_holds() {
                 .cloned()
                 .unwrap_or_else(|| panic!("{bug}: no {name} variant"))
         };
+        let before = variant("before");
         assert_eq!(
-            variant("before")["verdict"],
-            "fail",
+            before["verdict"], "fail",
             "{bug}: the harness misses the bug"
+        );
+        // Detected for the right reason: the declared symptom was seen.
+        let symptom = &before["symptom"];
+        let text = symptom["contains"]
+            .as_str()
+            .or(symptom["regex"].as_str())
+            .unwrap_or_else(|| panic!("{bug}: the buggy variant names no symptom: {before}"));
+        assert!(!text.is_empty());
+        assert!(
+            before["detected_trials"].as_u64().unwrap() >= 1,
+            "{bug}: {before}"
         );
         assert_eq!(
             variant("after")["verdict"],
@@ -97,6 +108,136 @@ fn every_catalogue_entry_is_detected_and_every_fix_holds() {
     );
     let junit = std::fs::read_to_string(out.path().join("locked-db/junit.xml")).unwrap();
     roxmltree::Document::parse(&junit).expect("junit.xml is XML");
+}
+
+#[test]
+fn a_failure_without_the_declared_symptom_is_not_a_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    // locked-db fails with "database is locked", not with this symptom.
+    let path = write_scenario(
+        dir.path(),
+        "wrong-symptom",
+        r#"
+title = "a bug that fails for another reason than the one declared"
+[server]
+reference = true
+args = ["--pool-size", "8"]
+[variants.before]
+args = ["--inject", "locked-db"]
+expect = "fail"
+symptom = "waiter dispatch task is gone"
+[[steps]]
+fire = "/api/chat"
+method = "POST"
+body = '{"message": "write {i}"}'
+concurrency = 32
+requests = 128
+burst = true
+expect_json_field = ["response"]
+"#,
+    );
+    let out = dir.path().join("out");
+    let o = racegate(&[
+        "repro",
+        path.to_str().unwrap(),
+        "--trials",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("but not with the expected symptom"),
+        "{stdout}"
+    );
+    // What was seen instead is shown.
+    assert!(stdout.contains("database is locked"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("wrong-symptom/repro.json")).unwrap(),
+    )
+    .unwrap();
+    let before = &report["variants"][0];
+    assert_eq!(before["verdict"], "wrong_symptom");
+    assert_eq!(before["detected_trials"], 0);
+    assert_eq!(before["failed_trials"], 1);
+}
+
+#[test]
+fn a_clean_variant_short_of_the_floor_gets_more_trials_or_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "few",
+        r#"
+title = "50 clean requests a trial: the 99% floor needs 381"
+trials = 1
+[server]
+reference = true
+ready = "/livez"
+[variants.after]
+expect = "pass"
+[[steps]]
+fire = "/livez"
+concurrency = 4
+requests = 50
+"#,
+    );
+    let out = dir.path().join("out");
+    let o = racegate(&[
+        "repro",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("few/repro.json")).unwrap())
+            .unwrap();
+    let after = &report["variants"][0];
+    assert_eq!(after["verdict"], "pass");
+    // 8 trials × 50 = 400 ≥ 381; 7 × 50 = 350 is not enough.
+    assert_eq!(after["trials"], 8, "{after}");
+
+    // The report, committed, is repeated by a fresh run; a verdict that
+    // changed is caught.
+    let o = racegate(&[
+        "repro",
+        path.to_str().unwrap(),
+        "--compare",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let committed = out.join("few/repro.json");
+    let mut tampered = report.clone();
+    tampered["variants"][0]["verdict"] = "inconclusive".into();
+    std::fs::write(&committed, tampered.to_string()).unwrap();
+    let o = racegate(&[
+        "repro",
+        path.to_str().unwrap(),
+        "--compare",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(r#"few / after: verdict "pass", committed "inconclusive""#),
+        "{stdout}"
+    );
+
+    let o = racegate(&["repro", path.to_str().unwrap(), "--max-trials", "2"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("inconclusive") && stdout.contains("--trials 8 would settle it"),
+        "{stdout}"
+    );
 }
 
 #[test]

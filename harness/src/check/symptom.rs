@@ -62,8 +62,21 @@ impl fmt::Display for Symptom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Symptom::Contains(text) => write!(f, "{text:?}"),
-            Symptom::Regex(re) => write!(f, "/{}/", re.as_str()),
+            Symptom::Regex(re) => write!(f, "regex {:?}", re.as_str()),
         }
+    }
+}
+
+/// In reports: `{"contains": "…"}` or `{"regex": "…"}`.
+impl serde::Serialize for Symptom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(Some(1))?;
+        match self {
+            Symptom::Contains(text) => map.serialize_entry("contains", text)?,
+            Symptom::Regex(re) => map.serialize_entry("regex", re.as_str())?,
+        }
+        map.end()
     }
 }
 

@@ -44,6 +44,10 @@ pub struct ReproArgs {
     /// Only the verdict lines (and what went wrong, when it did).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Committed reports (e.g. reports/) whose verdicts and symptoms this run
+    /// must repeat; any difference fails the run. Numbers may differ.
+    #[arg(long, value_name = "DIR")]
+    pub compare: Option<PathBuf>,
 }
 
 impl ReproArgs {
@@ -78,6 +82,7 @@ impl ReproArgs {
             out: self.out.clone(),
             work_dir: self.work_dir.clone(),
             quiet: self.quiet,
+            compare: self.compare.clone(),
             command,
         }
     }
@@ -97,6 +102,13 @@ pub(super) async fn run(args: &ReproArgs) -> u8 {
 fn exit_code(outcome: &ReproOutcome) -> u8 {
     if !outcome.errors.is_empty() {
         return EXIT_USAGE;
+    }
+    if !outcome.differences.is_empty() {
+        say(&format!(
+            "repro: verdicts differ from the committed reports:\n  {}",
+            outcome.differences.join("\n  ")
+        ));
+        return EXIT_FAIL;
     }
     let wrong = outcome.not_as_expected();
     if wrong.is_empty() {

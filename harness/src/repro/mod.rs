@@ -10,6 +10,7 @@
 //!
 //! [`run`] returns a [`ReproOutcome`]; the CLI maps it to an exit code.
 
+mod compare;
 pub mod render;
 pub mod server;
 mod trial;
@@ -50,6 +51,8 @@ pub struct ReproOptions {
     pub work_dir: Option<PathBuf>,
     /// Only the verdict lines.
     pub quiet: bool,
+    /// Committed reports whose verdicts and symptoms the run must repeat.
+    pub compare: Option<PathBuf>,
     /// The command line, for the index of `out`.
     pub command: String,
 }
@@ -67,6 +70,7 @@ impl Default for ReproOptions {
             out: None,
             work_dir: None,
             quiet: false,
+            compare: None,
             command: "racegate repro".into(),
         }
     }
@@ -139,6 +143,8 @@ pub struct ReproOutcome {
     pub reports: Vec<ScenarioReport>,
     /// Scenarios that could not run.
     pub errors: Vec<ReproError>,
+    /// With `compare`: where the run disagrees with the committed reports.
+    pub differences: Vec<String>,
 }
 
 impl ReproOutcome {
@@ -212,6 +218,11 @@ async fn run_all(
                 say(&render::terminal(&report, opts.quiet));
                 if let Some(out) = &opts.out {
                     render::write_scenario(&report, out)?;
+                }
+                if let Some(committed) = &opts.compare {
+                    outcome
+                        .differences
+                        .extend(compare::differences(&report, committed));
                 }
                 outcome.reports.push(report);
             }
@@ -292,7 +303,7 @@ async fn run_scenario(
         variants.push(VariantReport::judge(
             name,
             variant.expect,
-            variant.symptom().map(ToString::to_string),
+            variant.symptom().cloned(),
             &scenario.verdict,
             trials,
         ));

@@ -51,7 +51,7 @@ pub fn verdict_words(v: &VariantReport) -> String {
             "failed in {}/{} trials, but not with the expected symptom {}",
             v.failed_trials,
             v.trials,
-            v.symptom.as_deref().unwrap_or("")
+            v.symptom.as_ref().map(ToString::to_string).unwrap_or_default()
         ),
         (Expect::Fail, _) => format!("bug NOT detected in {} trials", v.trials),
         (Expect::Pass, Verdict::Pass) => format!(
@@ -163,7 +163,9 @@ fn markdown(r: &ScenarioReport) -> String {
             "| {} | {} | {} | {} | {} | {} | {}/{} | {} |",
             markdown::cell(&v.name),
             v.expect.name(),
-            v.symptom.as_deref().map_or("—".into(), markdown::code),
+            v.symptom
+                .as_ref()
+                .map_or("—".into(), |s| markdown::code(&s.to_string())),
             markdown::cell(&verdict_words(v)),
             rate_line(v),
             v.total,
@@ -261,7 +263,7 @@ pub fn index_markdown(reports: &[ScenarioReport], command: &str) -> String {
         };
         let failing = || r.variants.iter().filter(|v| v.expect == Expect::Fail);
         let symptoms = failing()
-            .filter_map(|v| v.symptom.as_deref().map(markdown::code))
+            .filter_map(|v| v.symptom.as_ref().map(|s| markdown::code(&s.to_string())))
             .collect::<Vec<_>>()
             .join("<br>");
         let detected = failing()

@@ -12,6 +12,7 @@
 
 use serde::Serialize;
 
+use crate::check::Symptom;
 use crate::cluster::{Clusters, FailureCluster};
 use crate::rate::{clean_requests_for_floor, PassRate};
 use crate::report::Report;
@@ -76,7 +77,7 @@ pub struct VariantReport {
     /// What it must do.
     pub expect: Expect,
     /// The symptom it must show, if it names one.
-    pub symptom: Option<String>,
+    pub symptom: Option<Symptom>,
     /// What it did.
     pub verdict: Verdict,
     /// Whether the verdict is what was expected.
@@ -166,7 +167,7 @@ impl VariantReport {
     pub fn judge(
         name: &str,
         expect: Expect,
-        symptom: Option<String>,
+        symptom: Option<Symptom>,
         spec: &VerdictSpec,
         trials: Trials,
     ) -> Self {
