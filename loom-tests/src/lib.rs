@@ -11,16 +11,20 @@
 //! |---|---|
 //! | `tests/loom_init.rs` | concurrent first callers: the initialiser runs exactly once and all share the instance; a failed initialiser lets a later caller retry, and nobody waits forever |
 //! | `tests/loom_generation.rs` | a re-initialisation racing callers of the old and the new generation: no caller uses a closed connection, and the old one is closed exactly once |
-//! | `tests/loom_slots.rs` | acquire/release: permits are conserved and the bound never exceeded; close turns every waiter away with an error and nothing is lent after it |
+//! | `tests/loom_slots.rs` | concurrent adds never exceed the bound; close turns every waiter away with an error and nothing is lent after it |
+//! | `tests/loom_wake.rs` | acquire/release with one wake per release: nobody waits forever, permits are conserved; without the wake, loom finds the lost wake-up |
+//! | `tests/loom_close.rs` | close racing a first build (the `Published::No` path) and a reopen after close: every instance built is closed exactly once and at most one is ever published |
 //! | `tests/loom_unguarded.rs` | the bug side: with the guard off (the `unguarded-init` catalogue entry) loom must find the double initialisation, so the models are known to bite |
 //!
-//! Waiting is modelled the way the async layer does it: a caller told to wait
-//! (`Begin::Wait`, `TryAcquire::Empty`) blocks on its own [`Wakers`] slot, and
-//! every state change (a build completed or abandoned, a release, a close)
-//! wakes all of them, which then look again. A wake-up the protocol could
-//! lose leaves a thread blocked forever, which loom reports as a deadlock —
-//! so "nobody waits forever" is checked, not assumed. Not modelled: tokio's
-//! `Notify` and timers themselves (tokio checks those with loom).
+//! Waiting is modelled with production's rule ([`NotifyModel`]): a caller
+//! registers interest before it looks at the state, a release wakes one
+//! waiter, a finished build or a close wakes all, and a waiter that leaves
+//! without waiting passes on a wake-up it received. A wake-up the protocol
+//! could lose leaves a thread blocked forever, which loom reports as a
+//! deadlock — so "nobody waits forever" is checked for the code's rule, not
+//! a friendlier one (`tests/loom_wake.rs` shows that dropping the wake on
+//! release is caught). Not modelled: tokio's `Notify` internals and timers
+//! (tokio checks those with loom).
 //!
 //! Run: `cargo test -p racegate-loom --release` (CI does this). The
 //! preemption bound is `LOOM_MAX_PREEMPTIONS` if set, else
@@ -66,26 +70,7 @@ where
     );
 }
 
-/// One wake-up slot per model thread: a model's stand-in for
-/// `tokio::sync::Notify::notify_waiters` with interest registered before the
-/// state is checked (a notification sent before the wait is kept).
-pub struct Wakers(Vec<loom::sync::Notify>);
+pub mod notify;
+pub mod protocol;
 
-impl Wakers {
-    /// Slots for `threads` threads.
-    pub fn new(threads: usize) -> Self {
-        Self((0..threads).map(|_| loom::sync::Notify::new()).collect())
-    }
-
-    /// Thread `me` waits for the next state change.
-    pub fn wait(&self, me: usize) {
-        self.0[me].wait();
-    }
-
-    /// A state changed: every waiter looks again.
-    pub fn wake_all(&self) {
-        for n in &self.0 {
-            n.notify();
-        }
-    }
-}
+pub use notify::NotifyModel;

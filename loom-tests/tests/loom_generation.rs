@@ -6,8 +6,7 @@
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::core::{Begin, InitCell, InitGuard, Release, Slots, TryAcquire};
-use racegate_loom::Wakers;
+use racegate_loom::protocol::Pool;
 
 /// A connection that records being closed.
 struct Conn {
@@ -29,64 +28,27 @@ impl Conn {
     }
 }
 
-type Pool = Slots<std::sync::Arc<Conn>>;
+type ModelPool = Pool<std::sync::Arc<Conn>>;
 
-fn pool_with(conn: &std::sync::Arc<Conn>) -> Pool {
-    let slots = Slots::new(1);
-    assert!(slots.add(conn.clone()).is_ok());
-    slots
-}
-
-/// What the async pool does: get the current instance for `generation`,
-/// building it (and closing the retired one) if needed, then borrow a
-/// connection, use it, give it back.
-fn use_pool(
-    cell: &InitCell<Pool>,
-    wakers: &Wakers,
-    me: usize,
-    generation: u64,
-    fresh: &std::sync::Arc<Conn>,
-) {
-    loop {
-        let instance = match cell.begin(generation) {
-            Begin::Ready(i) => i,
-            Begin::Wait => {
-                wakers.wait(me);
-                continue;
-            }
-            Begin::Closed => panic!("never closed"),
-            Begin::Init(mut ticket) => {
-                if let Some(old) = ticket.take_retired() {
-                    for conn in old.close().into_iter().flatten() {
-                        conn.close();
-                    }
-                }
-                let instance = ticket.complete(pool_with(fresh)).0;
-                wakers.wake_all();
-                instance
-            }
-        };
-        match instance.try_acquire() {
-            TryAcquire::Acquired(conn) => {
-                assert!(
-                    !conn.closed.load(Ordering::SeqCst),
-                    "a caller was lent a closed connection"
-                );
-                thread::yield_now(); // use it while others run
-                assert!(
-                    !conn.closed.load(Ordering::SeqCst),
-                    "a connection was closed while lent out"
-                );
-                if let Release::Closed(conn) = instance.release(conn) {
-                    conn.close();
-                }
-                wakers.wake_all();
-                return;
-            }
-            TryAcquire::Empty => wakers.wait(me),
-            TryAcquire::Closed => {} // retired under us: ask the cell again
-        }
-    }
+/// A request on generation `generation`: get a connection through the
+/// pool's protocol (building the new generation and retiring the old one if
+/// first), use it while others run, give it back.
+fn use_pool(pool: &ModelPool, me: usize, generation: u64, fresh: &std::sync::Arc<Conn>) {
+    let close = |c: std::sync::Arc<Conn>| c.close();
+    let mut build = || Some(vec![fresh.clone()]);
+    let (instance, conn) = pool
+        .acquire(me, generation, &mut build, &close)
+        .expect("never closed");
+    assert!(
+        !conn.closed.load(Ordering::SeqCst),
+        "a caller was lent a closed connection"
+    );
+    thread::yield_now(); // use it while others run
+    assert!(
+        !conn.closed.load(Ordering::SeqCst),
+        "a connection was closed while lent out"
+    );
+    pool.release(&instance, conn, true, &close);
 }
 
 #[test]
@@ -94,17 +56,15 @@ fn generation_switch_never_lends_a_closed_connection_and_closes_the_old_once() {
     racegate_loom::check("generation/switch", || {
         let old_conn = Conn::new();
         let new_conn = Conn::new();
-        let cell = Arc::new(InitCell::new(InitGuard::On));
-        match cell.begin(1) {
-            Begin::Init(ticket) => drop(ticket.complete(pool_with(&old_conn))),
-            _ => unreachable!("an empty cell hands out an init ticket"),
-        }
-        let wakers = Arc::new(Wakers::new(2));
+        let pool = Arc::new(ModelPool::new(2));
+        let mut first = || Some(vec![old_conn.clone()]);
+        pool.instance(0, 1, &mut first, &|c| c.close())
+            .expect("generation 1 built");
         let old_caller = {
-            let (cell, fresh, wakers) = (cell.clone(), new_conn.clone(), wakers.clone());
-            thread::spawn(move || use_pool(&cell, &wakers, 1, 1, &fresh))
+            let (pool, fresh) = (pool.clone(), new_conn.clone());
+            thread::spawn(move || use_pool(&pool, 1, 1, &fresh))
         };
-        use_pool(&cell, &wakers, 0, 2, &new_conn);
+        use_pool(&pool, 0, 2, &new_conn);
         old_caller.join().unwrap();
 
         assert_eq!(
@@ -117,8 +77,8 @@ fn generation_switch_never_lends_a_closed_connection_and_closes_the_old_once() {
             0,
             "the current connection stays open"
         );
-        let current = cell.get().expect("the new generation is published");
-        let stats = current.stats();
+        let current = pool.cell.get().expect("the new generation is published");
+        let stats = current.slots.stats();
         assert_eq!((stats.idle, stats.in_use, stats.closed), (1, 0, false));
     });
 }

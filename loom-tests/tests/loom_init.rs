@@ -1,50 +1,41 @@
-//! Concurrent first callers of `InitCell::begin`: the initialiser runs exactly
-//! once and everyone shares the instance; a failed initialiser lets a later
-//! caller retry; nobody waits forever.
+//! Concurrent first callers of the pool (the production `InitCell` through
+//! the async layer's protocol): the build runs exactly once and everyone
+//! shares the instance; a failed build lets a later caller retry, and the
+//! callers waiting for it are woken to do so — nobody waits forever.
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::core::{Begin, InitCell, InitGuard};
-use racegate_loom::Wakers;
+use racegate_loom::protocol::{Failed, Instance, Pool};
 
 struct Model {
-    cell: InitCell<usize>,
+    pool: Pool<usize>,
     builds: AtomicUsize,
-    wakers: Wakers,
-    /// The first build fails (its ticket is dropped unfinished).
+    /// The first build fails.
     fail_first: bool,
 }
 
 impl Model {
     fn new(threads: usize, fail_first: bool) -> Arc<Self> {
         Arc::new(Self {
-            cell: InitCell::new(InitGuard::On),
+            pool: Pool::new(threads),
             builds: AtomicUsize::new(0),
-            wakers: Wakers::new(threads),
             fail_first,
         })
     }
 
-    /// Thread `me` gets the instance of generation 1, building it if first.
-    fn get(&self, me: usize) -> Arc<usize> {
-        loop {
-            match self.cell.begin(1) {
-                Begin::Ready(v) => return v,
-                Begin::Init(ticket) => {
-                    let n = self.builds.fetch_add(1, Ordering::SeqCst);
-                    if self.fail_first && n == 0 {
-                        drop(ticket); // the build failed: the claim is released
-                        self.wakers.wake_all();
-                        continue;
-                    }
-                    let (v, _) = ticket.complete(100 + n);
-                    self.wakers.wake_all();
-                    return v;
-                }
-                Begin::Wait => self.wakers.wait(me),
-                Begin::Closed => panic!("the cell was never closed"),
-            }
+    /// Thread `me` gets the instance, building it if first. A caller whose
+    /// build failed gets the error and leaves, as its request would (a 500);
+    /// it does not come back to rescue the others.
+    fn get(&self, me: usize) -> Option<Arc<Instance<usize>>> {
+        let mut build = || {
+            let n = self.builds.fetch_add(1, Ordering::SeqCst);
+            (!(self.fail_first && n == 0)).then(|| vec![100 + n])
+        };
+        match self.pool.instance(me, 1, &mut build, &|_| {}) {
+            Ok(instance) => Some(instance),
+            Err(Failed::Build) => None,
+            Err(Failed::Closed) => panic!("the pool was never closed"),
         }
     }
 }
@@ -59,9 +50,9 @@ fn initialiser_runs_once_and_everyone_shares_the_instance() {
                 thread::spawn(move || model.get(me))
             })
             .collect();
-        let mine = model.get(0);
+        let mine = model.get(0).expect("built");
         for h in handles {
-            let theirs = h.join().unwrap();
+            let theirs = h.join().unwrap().expect("built");
             assert!(
                 Arc::ptr_eq(&mine, &theirs),
                 "two callers got different instances"
@@ -76,7 +67,7 @@ fn initialiser_runs_once_and_everyone_shares_the_instance() {
 }
 
 #[test]
-fn a_failed_initialiser_lets_a_later_caller_retry() {
+fn a_failed_initialiser_lets_a_waiting_caller_build() {
     racegate_loom::check("init/retry-after-failure", || {
         let model = Model::new(2, true);
         let other = {
@@ -85,9 +76,11 @@ fn a_failed_initialiser_lets_a_later_caller_retry() {
         };
         let mine = model.get(0);
         let theirs = other.join().unwrap();
-        assert!(Arc::ptr_eq(&mine, &theirs));
-        // One failed build, then one that succeeded; everyone has the second.
+        // One caller's build failed; the other, even if it was waiting for
+        // that build, was woken and built the pool itself.
+        let built: Vec<_> = [mine, theirs].into_iter().flatten().collect();
+        assert_eq!(built.len(), 1, "exactly one caller failed");
         assert_eq!(model.builds.load(Ordering::SeqCst), 2);
-        assert_eq!(*mine, 101);
+        assert_eq!(built[0].slots.stats().idle, 1);
     });
 }

@@ -1,88 +1,73 @@
-//! `Slots`: permits are conserved and the bound is never exceeded; close
-//! turns every waiter away with an error, and nothing is lent after it.
+//! `Slots`: concurrent adds never exceed the bound (the check lives in `add`,
+//! under the state lock: split it and two adds both succeed); close turns
+//! every waiter away with an error, and nothing is lent after it.
 
-use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use racegate_loom::core::{Release, Slots, TryAcquire};
-use racegate_loom::Wakers;
+use racegate_loom::protocol::{Failed, Pool};
 
 #[test]
-fn permits_are_conserved_and_the_bound_holds() {
+fn concurrent_adds_never_exceed_the_bound() {
     racegate_loom::check("slots/bound", || {
         let slots = Arc::new(Slots::new(2));
-        for c in 0..2u32 {
-            assert!(slots.add(c).is_ok());
-        }
-        assert!(
-            slots.add(99).is_err(),
-            "a third connection would exceed the bound"
-        );
-        let lent = Arc::new(AtomicUsize::new(0));
-        let wakers = Arc::new(Wakers::new(3));
-        let worker =
-            |slots: Arc<Slots<u32>>, lent: Arc<AtomicUsize>, wakers: Arc<Wakers>, me: usize| loop {
-                match slots.try_acquire() {
-                    TryAcquire::Acquired(c) => {
-                        let now = lent.fetch_add(1, Ordering::SeqCst) + 1;
-                        assert!(now <= 2, "{now} connections lent from a pool of 2");
-                        lent.fetch_sub(1, Ordering::SeqCst);
-                        assert!(matches!(slots.release(c), Release::Returned));
-                        wakers.wake_all();
-                        return;
-                    }
-                    TryAcquire::Empty => wakers.wait(me),
-                    TryAcquire::Closed => panic!("never closed"),
-                }
-            };
-        let handles: Vec<_> = (1..3)
-            .map(|me| {
-                let (s, l, w) = (slots.clone(), lent.clone(), wakers.clone());
-                thread::spawn(move || worker(s, l, w, me))
+        assert!(slots.add(0u32).is_ok());
+        let adders: Vec<_> = (1..3u32)
+            .map(|c| {
+                let slots = slots.clone();
+                thread::spawn(move || slots.add(c).is_ok())
             })
             .collect();
-        worker(slots.clone(), lent.clone(), wakers.clone(), 0);
-        for h in handles {
-            h.join().unwrap();
+        // A borrower racing the adds: what it sees never exceeds the bound.
+        match slots.try_acquire() {
+            TryAcquire::Acquired(c) => {
+                let s = slots.stats();
+                assert!(s.idle + s.in_use <= 2, "{s:?} for a bound of 2");
+                assert!(matches!(slots.release(c), Release::Returned));
+            }
+            TryAcquire::Empty => {}
+            TryAcquire::Closed => unreachable!("never closed"),
         }
-        let stats = slots.stats();
-        assert_eq!((stats.idle, stats.in_use), (2, 0), "every permit came back");
+        let added = adders
+            .into_iter()
+            .map(|a| a.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(added, 1, "two racing adds filled one free slot twice");
+        let s = slots.stats();
+        assert_eq!((s.idle, s.in_use), (2, 0), "every connection came back");
     });
 }
 
 #[test]
 fn close_turns_every_waiter_away_and_lends_nothing_after() {
     racegate_loom::check("slots/close", || {
-        let slots = Arc::new(Slots::new(1));
-        assert!(slots.add(7u32).is_ok());
-        let held = match slots.try_acquire() {
-            TryAcquire::Acquired(c) => c,
-            _ => unreachable!("one idle connection"),
-        };
-        let wakers = Arc::new(Wakers::new(2));
-        let waiters: Vec<_> = (0..2)
+        let pool = Arc::new(Pool::<u32>::new(3));
+        let mut build = || Some(vec![7u32]);
+        let (instance, held) = pool.acquire(0, 1, &mut build, &|_| {}).expect("built");
+        let waiters: Vec<_> = (1..3)
             .map(|me| {
-                let (slots, wakers) = (slots.clone(), wakers.clone());
-                thread::spawn(move || loop {
-                    match slots.try_acquire() {
-                        TryAcquire::Empty => wakers.wait(me),
-                        TryAcquire::Closed => return,
-                        TryAcquire::Acquired(_) => panic!("lent a connection after close"),
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let mut never = || -> Option<Vec<u32>> { unreachable!("built") };
+                    match pool.acquire(me, 1, &mut never, &|_| {}) {
+                        Err(Failed::Closed) => {}
+                        Ok(_) => panic!("lent a connection after close"),
+                        Err(e) => panic!("{e:?}"),
                     }
                 })
             })
             .collect();
-        let idle = slots
-            .close()
-            .expect("the first close hands out the idle connections");
-        assert!(idle.is_empty());
-        wakers.wake_all();
-        assert!(slots.close().is_none(), "close is handed out once");
+        pool.close(&|_| panic!("the only connection is lent, not idle"));
+        assert!(instance.slots.close().is_none(), "close is handed out once");
         assert!(
-            matches!(slots.release(held), Release::Closed(7)),
+            matches!(instance.slots.release(held), Release::Closed(7)),
             "a lent connection comes back to be closed"
         );
-        assert!(slots.add(8).is_err(), "nothing joins a closed pool");
+        assert!(
+            instance.slots.add(8).is_err(),
+            "nothing joins a closed pool"
+        );
         for w in waiters {
             w.join().unwrap();
         }

@@ -5,32 +5,21 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::core::{Begin, InitCell, InitGuard};
-use racegate_loom::Wakers;
+use racegate_loom::core::InitGuard;
+use racegate_loom::protocol::Pool;
 
 fn first_callers_build_once(guard: InitGuard) {
-    let cell = Arc::new(InitCell::new(guard));
+    let pool = Arc::new(Pool::<usize>::with_guard(2, guard));
     let builds = Arc::new(AtomicUsize::new(0));
-    let wakers = Arc::new(Wakers::new(2));
-    let get = |cell: &InitCell<usize>, builds: &AtomicUsize, wakers: &Wakers, me: usize| loop {
-        match cell.begin(1) {
-            Begin::Ready(v) => return v,
-            Begin::Init(t) => {
-                let v = t.complete(builds.fetch_add(1, Ordering::SeqCst)).0;
-                wakers.wake_all();
-                return v;
-            }
-            Begin::Wait => wakers.wait(me),
-            Begin::Closed => unreachable!(),
-        }
+    let get = |pool: &Pool<usize>, builds: &AtomicUsize, me: usize| {
+        let mut build = || Some(vec![builds.fetch_add(1, Ordering::SeqCst)]);
+        pool.instance(me, 1, &mut build, &|_| {}).expect("built");
     };
     let other = {
-        let (cell, builds, wakers) = (cell.clone(), builds.clone(), wakers.clone());
-        thread::spawn(move || {
-            get(&cell, &builds, &wakers, 1);
-        })
+        let (pool, builds) = (pool.clone(), builds.clone());
+        thread::spawn(move || get(&pool, &builds, 1))
     };
-    get(&cell, &builds, &wakers, 0);
+    get(&pool, &builds, 0);
     other.join().unwrap();
     assert_eq!(builds.load(Ordering::SeqCst), 1, "double initialisation");
 }

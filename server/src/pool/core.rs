@@ -34,13 +34,22 @@ pub enum InitGuard {
 /// [`InitTicket`] dropped) puts the cell back to empty, so a later caller
 /// retries and nobody waits on an initialiser that no longer exists.
 pub struct InitCell<T> {
-    state: Mutex<CellState<T>>,
+    state: Mutex<Cell<T>>,
     guard: InitGuard,
+}
+
+struct Cell<T> {
+    state: CellState<T>,
+    /// Claims handed out so far. Each build's ticket carries its own number,
+    /// so a build that outlived its claim (the cell was closed, reopened and
+    /// claimed again meanwhile) can neither publish over nor release the
+    /// newer claim: it is told `Published::No` and closes what it built.
+    claims: u64,
 }
 
 enum CellState<T> {
     Empty,
-    Initializing { generation: u64 },
+    Initializing { claim: u64 },
     Ready { generation: u64, value: Arc<T> },
     Closed,
 }
@@ -62,15 +71,18 @@ impl<T> InitCell<T> {
     /// An empty cell.
     pub fn new(guard: InitGuard) -> Self {
         Self {
-            state: Mutex::new(CellState::Empty),
+            state: Mutex::new(Cell {
+                state: CellState::Empty,
+                claims: 0,
+            }),
             guard,
         }
     }
 
     /// Decides what a caller that needs generation `generation` does.
     pub fn begin(&self, generation: u64) -> Begin<'_, T> {
-        let mut state = lock(&self.state);
-        match &*state {
+        let mut cell = lock(&self.state);
+        match &cell.state {
             CellState::Ready {
                 generation: g,
                 value,
@@ -83,21 +95,25 @@ impl<T> InitCell<T> {
         }
         if self.guard == InitGuard::Off {
             // The bug: decide "nobody has built it" and build without claiming.
-            drop(state);
+            drop(cell);
             return Begin::Init(InitTicket {
                 cell: self,
                 generation,
+                claim: None,
                 retired: None,
                 finished: false,
             });
         }
-        let retired = match std::mem::replace(&mut *state, CellState::Initializing { generation }) {
+        cell.claims += 1;
+        let claim = cell.claims;
+        let retired = match std::mem::replace(&mut cell.state, CellState::Initializing { claim }) {
             CellState::Ready { generation, value } => Some((generation, value)),
             _ => None,
         };
         Begin::Init(InitTicket {
             cell: self,
             generation,
+            claim: Some(claim),
             retired,
             finished: false,
         })
@@ -106,7 +122,7 @@ impl<T> InitCell<T> {
     /// The instance for `generation` if it is built, without claiming a
     /// build: the fast path of a caller that only wants to use it.
     pub fn ready(&self, generation: u64) -> Option<Arc<T>> {
-        match &*lock(&self.state) {
+        match &lock(&self.state).state {
             CellState::Ready {
                 generation: g,
                 value,
@@ -117,7 +133,7 @@ impl<T> InitCell<T> {
 
     /// The current instance, if one is built, without starting a build.
     pub fn get(&self) -> Option<Arc<T>> {
-        match &*lock(&self.state) {
+        match &lock(&self.state).state {
             CellState::Ready { value, .. } => Some(Arc::clone(value)),
             _ => None,
         }
@@ -128,8 +144,8 @@ impl<T> InitCell<T> {
     /// caller to close; `None` if there was none or the cell was already
     /// closed, so the instance is handed out for closing exactly once.
     pub fn close(&self) -> Option<Arc<T>> {
-        let mut state = lock(&self.state);
-        match std::mem::replace(&mut *state, CellState::Closed) {
+        let mut cell = lock(&self.state);
+        match std::mem::replace(&mut cell.state, CellState::Closed) {
             CellState::Ready { value, .. } => Some(value),
             _ => None,
         }
@@ -137,9 +153,9 @@ impl<T> InitCell<T> {
 
     /// Makes a closed cell buildable again. An open cell is left alone.
     pub fn reopen(&self) {
-        let mut state = lock(&self.state);
-        if matches!(*state, CellState::Closed) {
-            *state = CellState::Empty;
+        let mut cell = lock(&self.state);
+        if matches!(cell.state, CellState::Closed) {
+            cell.state = CellState::Empty;
         }
     }
 }
@@ -151,6 +167,8 @@ impl<T> InitCell<T> {
 pub struct InitTicket<'a, T> {
     cell: &'a InitCell<T>,
     generation: u64,
+    /// This build's claim; `None` without the guard (the bug claims nothing).
+    claim: Option<u64>,
     /// The instance being replaced, with its generation, until the builder
     /// takes it to close it.
     retired: Option<(u64, Arc<T>)>,
@@ -166,16 +184,24 @@ impl<T> InitTicket<'_, T> {
 
     /// Publishes the built instance and returns the one callers will share.
     ///
-    /// If the cell was closed meanwhile, the instance is still returned (the
-    /// builder must close it) but not published: the result says which.
+    /// If the claim is no longer the cell's (it was closed meanwhile, and
+    /// perhaps reopened and claimed by another build), the instance is still
+    /// returned, for the builder to close, but not published: the result
+    /// says which.
     pub fn complete(mut self, value: T) -> (Arc<T>, Published) {
         self.finished = true;
         let value = Arc::new(value);
-        let mut state = lock(&self.cell.state);
-        if matches!(*state, CellState::Closed) {
+        let mut cell = lock(&self.cell.state);
+        let current = match (self.claim, &cell.state) {
+            (_, CellState::Closed) => false,
+            (None, _) => true,
+            (Some(mine), CellState::Initializing { claim, .. }) => *claim == mine,
+            (Some(_), _) => false,
+        };
+        if !current {
             return (value, Published::No);
         }
-        *state = CellState::Ready {
+        cell.state = CellState::Ready {
             generation: self.generation,
             value: Arc::clone(&value),
         };
@@ -188,7 +214,8 @@ impl<T> InitTicket<'_, T> {
 pub enum Published {
     /// Callers now share it.
     Yes,
-    /// The cell was closed while it was being built; nobody else will see it.
+    /// The build lost its claim while it ran (the cell was closed, and
+    /// perhaps reopened and claimed again); nobody else will see it.
     No,
 }
 
@@ -197,10 +224,10 @@ impl<T> Drop for InitTicket<'_, T> {
         if self.finished || self.cell.guard == InitGuard::Off {
             return;
         }
-        let mut state = lock(&self.cell.state);
-        if matches!(*state, CellState::Initializing { generation } if generation == self.generation)
+        let mut cell = lock(&self.cell.state);
+        if matches!(cell.state, CellState::Initializing { claim, .. } if Some(claim) == self.claim)
         {
-            *state = match self.retired.take() {
+            cell.state = match self.retired.take() {
                 // The old instance was never closed: keep serving it.
                 Some((generation, value)) => CellState::Ready { generation, value },
                 None => CellState::Empty,

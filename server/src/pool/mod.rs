@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use self::core::{Begin, InitCell, InitGuard, Published, Release, SlotStats, Slots, TryAcquire};
+use self::core::{
+    Begin, InitCell, InitGuard, InitTicket, Published, Release, SlotStats, Slots, TryAcquire,
+};
 use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
 use crate::db::{self, ConnectionSettings, WriteLock};
 
@@ -294,14 +296,23 @@ impl ConnectionPool {
                 Begin::Ready(instance) => return Ok(instance),
                 Begin::Closed => return Err(PoolError::Closed),
                 Begin::Wait => changed.await,
-                Begin::Init(mut ticket) => {
-                    // Wake waiters however this ends: built, failed, or this
-                    // future dropped mid-build (the ticket's drop frees the claim).
-                    let _wake = WakeOnDrop(&self.cell_changed);
-                    if let Some(old) = ticket.take_retired() {
+                Begin::Init(ticket) => {
+                    // However this ends (built, failed, or this future
+                    // dropped mid-build), the claim is released before the
+                    // waiters are woken, so none of them wakes to a claim
+                    // still held by a builder that is gone.
+                    let mut building = Building {
+                        ticket: Some(ticket),
+                        changed: &self.cell_changed,
+                    };
+                    let retired = building.ticket.as_mut().and_then(InitTicket::take_retired);
+                    if let Some(old) = retired {
                         self.close_instance(&old).await;
                     }
                     let built = self.build().await?;
+                    let Some(ticket) = building.ticket.take() else {
+                        unreachable!("the claim is held until here");
+                    };
                     let (instance, published) = ticket.complete(built);
                     if published == Published::No {
                         self.close_instance(&instance).await;
@@ -454,11 +465,19 @@ impl Drop for Waiting<'_> {
     }
 }
 
-struct WakeOnDrop<'a>(&'a Notify);
+/// A build in progress: holds the claim, and on drop releases it (if it
+/// was not completed) and then wakes the callers waiting for the cell. The
+/// order matters: woken first, a waiter would find the claim still held, wait
+/// again, and never be woken when it is released (loom: `loom_init.rs`).
+struct Building<'a> {
+    ticket: Option<InitTicket<'a, Instance>>,
+    changed: &'a Notify,
+}
 
-impl Drop for WakeOnDrop<'_> {
+impl Drop for Building<'_> {
     fn drop(&mut self) {
-        self.0.notify_waiters();
+        drop(self.ticket.take());
+        self.changed.notify_waiters();
     }
 }
 
