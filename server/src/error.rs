@@ -97,6 +97,15 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+
+    /// The same error as a readiness probe's answer: 503 with `Retry-After`.
+    pub fn not_ready(self) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: Some(1),
+            ..self
+        }
+    }
 }
 
 impl From<ServiceError> for ApiError {

@@ -188,12 +188,21 @@ async fn livez() -> impl IntoResponse {
     Json(json!({ "status": "alive" }))
 }
 
+/// Ready only when the database answers. Whatever stops it (the file cannot
+/// be opened, the pool is exhausted or closed) the probe answers 503, the
+/// status load balancers and orchestrators read as "not ready", with the
+/// cause's code and message.
 async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let conn = state.pool.acquire().await.map_err(ServiceError::from)?;
-    conn.call(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
-        .await
-        .map_err(ServiceError::from)?;
-    Ok(Json(json!({ "status": "ready" })))
+    let ready = async {
+        let conn = state.pool.acquire().await.map_err(ServiceError::from)?;
+        conn.call(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map_err(ServiceError::from)
+    };
+    match ready.await {
+        Ok(_) => Ok(Json(json!({ "status": "ready" }))),
+        Err(e) => Err(ApiError::from(e).not_ready()),
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

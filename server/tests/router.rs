@@ -337,7 +337,9 @@ async fn healthz_is_503_when_the_database_cannot_open() {
         .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert_eq!(resp.status(), 500);
+    // Not ready: 503 (what a load balancer reads as "not ready"), not 500.
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let v: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(v["error"]["code"], "database_unavailable");
