@@ -86,6 +86,24 @@ struct WriteQueue {
     /// Whoever holds the one permit runs the next batch.
     gate: Semaphore,
     next_id: AtomicU64,
+    /// Batches run, jobs in them, and the largest: proof that writes really
+    /// share transactions (tests and metrics read them).
+    batches: AtomicU64,
+    batched_jobs: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+/// How group commit has batched writes so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteStats {
+    /// Batches run (each one transaction).
+    pub batches: u64,
+    /// Writes run in them.
+    pub jobs: u64,
+    /// The most writes one batch carried.
+    pub largest_batch: u64,
+    /// Writes queued now, waiting for a leader.
+    pub queued: u64,
 }
 
 impl WriteQueue {
@@ -104,6 +122,9 @@ impl Store {
                 jobs: Mutex::new(Vec::new()),
                 gate: Semaphore::new(1),
                 next_id: AtomicU64::new(0),
+                batches: AtomicU64::new(0),
+                batched_jobs: AtomicU64::new(0),
+                largest_batch: AtomicU64::new(0),
             })
         });
         Self {
@@ -116,6 +137,19 @@ impl Store {
     /// The pool behind the store.
     pub fn pool(&self) -> &Arc<ConnectionPool> {
         &self.pool
+    }
+
+    /// How group commit has batched writes; all zero when writes run alone
+    /// (`locked-db`, `racy-schema`).
+    pub fn write_stats(&self) -> WriteStats {
+        self.writes
+            .as_ref()
+            .map_or_else(WriteStats::default, |q| WriteStats {
+                batches: q.batches.load(Ordering::Relaxed),
+                jobs: q.batched_jobs.load(Ordering::Relaxed),
+                largest_batch: q.largest_batch.load(Ordering::Relaxed),
+                queued: q.lock().len() as u64,
+            })
     }
 
     /// Borrows a connection, to run several steps on it.
@@ -217,6 +251,10 @@ impl Store {
                     if batch.is_empty() {
                         continue; // ours was in an earlier batch: its answer is on the way
                     }
+                    let size = batch.len() as u64;
+                    queue.batches.fetch_add(1, Ordering::Relaxed);
+                    queue.batched_jobs.fetch_add(size, Ordering::Relaxed);
+                    queue.largest_batch.fetch_max(size, Ordering::Relaxed);
                     // The closure owns the jobs and answers each of them, even
                     // if this future is dropped while it runs.
                     let ran = conn.call(move |c| {

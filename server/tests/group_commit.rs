@@ -14,7 +14,11 @@ use racegate_server::store::Store;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_write_rolls_back_alone_and_its_batch_mates_commit() {
     let db = TempDb::new();
-    let store = Store::new(ConnectionPool::new(PoolConfig::new(db.path(), 2)));
+    let pool = ConnectionPool::new(PoolConfig::new(db.path(), 1));
+    let store = Store::new(Arc::clone(&pool));
+    // Hold the only connection so every write queues behind one leader:
+    // when it is released, they run as one batch.
+    let held = pool.acquire().await.unwrap();
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let store = store.clone();
@@ -35,6 +39,12 @@ async fn a_failing_write_rolls_back_alone_and_its_batch_mates_commit() {
             })
         })
         .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.write_stats().queued < 200 {
+        assert!(std::time::Instant::now() < deadline, "writes never queued");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(held);
     let mut committed = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
@@ -44,6 +54,15 @@ async fn a_failing_write_rolls_back_alone_and_its_batch_mates_commit() {
         }
     }
     assert_eq!(committed.len(), 160);
+    // Batching really happened: the failing writes shared a transaction with
+    // the others, so "rolls back alone" is about a savepoint, not luck.
+    let stats = store.write_stats();
+    assert_eq!(stats.jobs, 200, "{stats:?}");
+    assert_eq!(
+        stats.batches, 1,
+        "all 200 writes ran in one batch: {stats:?}"
+    );
+    assert_eq!(stats.largest_batch, 200);
     let stored: Vec<String> = store
         .read(|c| {
             let mut stmt = c.prepare("SELECT key FROM settings ORDER BY key")?;
