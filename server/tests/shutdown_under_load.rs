@@ -1,6 +1,8 @@
 //! Shutdown under load: SIGTERM the built binary while chats are in flight.
-//! It exits 0 within its grace period, and after a restart on the same file
-//! every message that got a 200 is there.
+//! Every request in flight when SIGTERM arrived gets a complete answer (200,
+//! or a clear 503 "shutting_down"), never a reset; the server exits 0 within
+//! its grace period; after a restart on the same file every message that got
+//! a 200 is there.
 
 mod common;
 
@@ -28,7 +30,8 @@ fn spawn_server(db: &TempDb, port: u16) -> Child {
             "--pool-size",
             "4",
             "--think-ms",
-            "20",
+            // Long enough that many requests are mid-turn when SIGTERM lands.
+            "150",
         ])
         .arg("--db")
         .arg(db.path())
@@ -37,6 +40,15 @@ fn spawn_server(db: &TempDb, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn racegate-server")
+}
+
+/// One request the load sent: when, what, and how it ended.
+struct Sent {
+    from: Duration,
+    until: Duration,
+    text: String,
+    /// The status and JSON body, or why no complete answer came.
+    answer: Result<(u16, serde_json::Value), String>,
 }
 
 struct KillOnDrop(Child);
@@ -86,11 +98,15 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
     rt.block_on(wait_ready(&client, &base));
 
     let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
     let load: Vec<_> = (0..16)
         .map(|w| {
             let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
             rt.spawn(async move {
-                let mut acked: Vec<(String, i64, String)> = Vec::new();
+                // Staggered, so that whenever SIGTERM lands most workers are
+                // mid-turn rather than all between requests.
+                tokio::time::sleep(Duration::from_millis(10 * w)).await;
+                let mut sent: Vec<Sent> = Vec::new();
                 let mut conversation: Option<String> = None;
                 for i in 0.. {
                     if stop.load(Ordering::Relaxed) {
@@ -101,32 +117,44 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
                     if let Some(id) = &conversation {
                         body["conversation_id"] = id.clone().into();
                     }
-                    // Refused connections and cut-off requests are expected once
-                    // shutdown starts; only 200s are promises.
-                    let Ok(resp) = client
-                        .post(format!("{base}/api/chat"))
-                        .json(&body)
-                        .send()
-                        .await
-                    else {
-                        continue;
-                    };
-                    if resp.status() != 200 {
-                        continue;
+                    let from = started.elapsed();
+                    let answer = async {
+                        let resp = client
+                            .post(format!("{base}/api/chat"))
+                            .json(&body)
+                            .send()
+                            .await
+                            .map_err(|e| format!("{e:?}"))?;
+                        let status = resp.status().as_u16();
+                        let v = resp
+                            .json::<serde_json::Value>()
+                            .await
+                            .map_err(|e| format!("body cut off: {e:?}"))?;
+                        Ok::<_, String>((status, v))
                     }
-                    let Ok(v) = resp.json::<serde_json::Value>().await else {
-                        continue;
-                    };
-                    let id = v["conversation_id"].as_str().unwrap().to_owned();
-                    conversation = Some(id.clone());
-                    acked.push((id, v["message_id"].as_i64().unwrap(), text));
+                    .await;
+                    let until = started.elapsed();
+                    if let Ok((200, v)) = &answer {
+                        let id = v["conversation_id"].as_str().unwrap().to_owned();
+                        conversation = Some(id);
+                    } else {
+                        // Refused once the listener is gone: do not spin.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    sent.push(Sent {
+                        from,
+                        until,
+                        text,
+                        answer,
+                    });
                 }
-                acked
+                sent
             })
         })
         .collect();
 
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(500));
+    let sigterm_at = started.elapsed();
     let status = Command::new("kill")
         .args(["-TERM", &server.0.id().to_string()])
         .status()
@@ -135,13 +163,47 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
     let exit = wait_exit(&mut server.0, Duration::from_secs(15));
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     stop.store(true, Ordering::Relaxed);
-    let acked: Vec<(String, i64, String)> = rt.block_on(async {
+    let sent: Vec<Sent> = rt.block_on(async {
         let mut all = Vec::new();
         for t in load {
             all.extend(t.await.unwrap());
         }
         all
     });
+
+    // In flight at SIGTERM: sent well before it (so the server had read it),
+    // answered after it. Each must be answered in full: 200, or 503
+    // shutting_down — never a reset or a cut-off body.
+    let in_flight: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| s.from + Duration::from_millis(30) <= sigterm_at && s.until > sigterm_at)
+        .collect();
+    assert!(
+        in_flight.len() >= 8,
+        "too few requests in flight at SIGTERM to judge ({})",
+        in_flight.len()
+    );
+    for s in &in_flight {
+        match &s.answer {
+            Ok((200, _)) => {}
+            Ok((503, v)) if v["error"]["code"] == "shutting_down" => {}
+            other => panic!(
+                "a request in flight at SIGTERM ({:?} → {:?}, SIGTERM at {sigterm_at:?}) got {other:?}",
+                s.from, s.until
+            ),
+        }
+    }
+    let acked: Vec<(String, i64, String)> = sent
+        .iter()
+        .filter_map(|s| match &s.answer {
+            Ok((200, v)) => Some((
+                v["conversation_id"].as_str().unwrap().to_owned(),
+                v["message_id"].as_i64().unwrap(),
+                s.text.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
     assert!(
         acked.len() > 16,
         "load ran before shutdown ({} acks)",
