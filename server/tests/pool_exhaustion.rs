@@ -95,6 +95,8 @@ async fn close_wakes_every_waiter_with_an_error() {
     while state.pool.stats().waiters < 4 {
         tokio::task::yield_now().await;
     }
+    // The /proc reading sees the open pool (so its "nothing open" below means something).
+    assert!(!common::fds::open_on(&db.path()).is_empty());
     state.pool.close().await;
     for w in waiters {
         let r = tokio::time::timeout(Duration::from_secs(5), w)
@@ -112,4 +114,7 @@ async fn close_wakes_every_waiter_with_an_error() {
         0,
         "the lent connection closes on return"
     );
+    // The OS agrees: no descriptor on the database files is left.
+    let open = common::fds::wait_closed(&db.path(), Duration::from_secs(5));
+    assert!(open.is_empty(), "still open per /proc: {open:?}");
 }

@@ -2,6 +2,8 @@
 //! 0, and a small JSON client.
 #![allow(dead_code)]
 
+pub mod fds;
+
 use std::path::PathBuf;
 
 use racegate_server::{RunningServer, ServerConfig};

@@ -16,6 +16,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "../common/fds.rs"]
+mod fds;
+
 use proptest::prelude::*;
 use racegate_server::memory::MemoryService;
 use racegate_server::pool::{ConnectionPool, PoolConfig};
@@ -349,6 +352,12 @@ impl System {
         let open = self.services.pool.stats().connections_open;
         if open != 0 {
             return Err(format!("{open} connections still open after close"));
+        }
+        // And what the OS says: no descriptor left on the database files.
+        let db = self.dir.path().join("restarts.db");
+        let files = fds::wait_closed(&db, Duration::from_secs(5));
+        if !files.is_empty() {
+            return Err(format!("still open after close, per /proc: {files:?}"));
         }
         Ok(())
     }
