@@ -7,7 +7,7 @@
 //! A run with a [`Halt`](crate::plan::Halt) sends nothing more once a
 //! failure triggers it.
 
-mod conn;
+mod client;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
 
-pub use conn::{get_once, ConnError};
+pub use client::{get_once, Client, ConnError, Exchange};
 use worker::Worker;
 
 /// The largest response body read; longer ones fail as `indeterminate`.

@@ -5,14 +5,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::SendRequest;
+use http_body_util::Full;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{HeaderMap, Request};
 use tokio::time::Instant;
 
-use super::conn::{connect, BodyError, ConnError, ExchangeError};
-use super::{Burst, Progress, Schedule, MAX_RESPONSE_BYTES};
+use super::client::{Client, Exchange};
+use super::{Burst, Progress, Schedule};
 use crate::outcome::FailureKind;
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
@@ -24,13 +23,7 @@ pub(super) struct Worker {
     progress: Arc<Progress>,
     schedule: Arc<Schedule>,
     stats: RunStats,
-    conn: Option<SendRequest<Full<Bytes>>>,
-}
-
-/// How one request ended, before judging.
-enum Exchange {
-    Answered { status: u16, body: Bytes },
-    Failed { kind: FailureKind, message: String },
+    client: Client,
 }
 
 impl Worker {
@@ -42,6 +35,7 @@ impl Worker {
         schedule: Arc<Schedule>,
     ) -> Self {
         let stats = RunStats::new(config.checks.body.len(), config.rate.is_some());
+        let client = Client::new(config.target.addr, config.timeout);
         Self {
             id,
             config,
@@ -49,7 +43,7 @@ impl Worker {
             progress,
             schedule,
             stats,
-            conn: None,
+            client,
         }
     }
 
@@ -69,7 +63,7 @@ impl Worker {
     /// together. Connections are opened before the first round so that
     /// connecting does not spread the sends out.
     pub(super) async fn run_bursts(mut self, burst: &Burst) -> RunStats {
-        let _ = self.ensure_connected().await;
+        let _ = self.client.connect().await;
         let c = self.config.concurrency as u64;
         let start = self.schedule.start;
         loop {
@@ -97,29 +91,16 @@ impl Worker {
         self.stats
     }
 
-    async fn ensure_connected(&mut self) -> Result<(), ConnError> {
-        if let Some(conn) = &mut self.conn {
-            // A kept-alive connection the server closed is not a failure:
-            // the request was never sent, so reconnect.
-            if conn.ready().await.is_ok() {
-                return Ok(());
-            }
-            self.conn = None;
-        }
-        let conn = connect(self.config.target.addr, self.config.timeout).await?;
-        self.conn = Some(conn);
-        Ok(())
-    }
-
     async fn request(&mut self, index: u64, intended: Instant) {
-        let exchange = match self.ensure_connected().await {
+        let exchange = match self.client.connect().await {
             Err(e) => Exchange::Failed {
                 kind: FailureKind::Connect,
                 message: e.to_string(),
             },
             Ok(()) => {
+                let req = self.build(index);
                 let sent = Instant::now();
-                let exchange = self.exchange(index).await;
+                let exchange = self.client.exchange(req).await;
                 if let Exchange::Answered { .. } = exchange {
                     let now = Instant::now();
                     self.stats.record_latency(now - intended, now - sent);
@@ -158,55 +139,21 @@ impl Worker {
         }
     }
 
-    async fn exchange(&mut self, index: u64) -> Exchange {
-        let Some(conn) = self.conn.as_mut() else {
-            return Exchange::Failed {
-                kind: FailureKind::Connect,
-                message: "no connection".into(),
-            };
-        };
+    fn build(&self, index: u64) -> Request<Full<Bytes>> {
         let body = self
             .config
             .request
             .body
             .as_ref()
             .map_or_else(Bytes::new, |t| t.render(index, self.id));
-        let mut req = Request::new(Full::new(body.clone()));
+        let len = body.len();
+        let mut req = Request::new(Full::new(body));
         *req.method_mut() = self.config.request.method.clone();
         *req.uri_mut() = self.config.target.uri.clone();
         *req.headers_mut() = (*self.headers).clone();
         if self.config.request.body.is_some() {
-            req.headers_mut().insert(CONTENT_LENGTH, body.len().into());
+            req.headers_mut().insert(CONTENT_LENGTH, len.into());
         }
-        let timeout = self.config.timeout;
-        let result = tokio::time::timeout(timeout, async {
-            let resp = conn.send_request(req).await?;
-            let status = resp.status().as_u16();
-            let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(BodyError)?
-                .to_bytes();
-            Ok::<_, ExchangeError>((status, body))
-        })
-        .await;
-        match result {
-            Ok(Ok((status, body))) => Exchange::Answered { status, body },
-            Ok(Err(e)) => {
-                self.conn = None;
-                Exchange::Failed {
-                    kind: FailureKind::Indeterminate,
-                    message: e.to_string(),
-                }
-            }
-            Err(_) => {
-                // The connection's state is unknown: never reuse it.
-                self.conn = None;
-                Exchange::Failed {
-                    kind: FailureKind::Timeout,
-                    message: format!("no complete answer within {timeout:?}"),
-                }
-            }
-        }
+        req
     }
 }

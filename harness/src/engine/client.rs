@@ -1,6 +1,7 @@
-//! Connections: opening a kept-alive HTTP/1.1 connection within a timeout,
-//! naming what went wrong in words, and one-off GETs for readiness probes
-//! and state checks.
+//! Connections: a [`Client`] that keeps one HTTP/1.1 connection alive and
+//! sends one request at a time on it, telling every way an exchange can end
+//! apart ([`Exchange`]); and one-off GETs for readiness probes and state
+//! checks. The load engine's workers and `racegate kv` both send through it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,10 +15,114 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::MAX_RESPONSE_BYTES;
+use crate::outcome::FailureKind;
+
+/// How one request ended, before judging.
+#[derive(Debug)]
+pub enum Exchange {
+    /// A complete answer.
+    Answered {
+        /// The status.
+        status: u16,
+        /// The whole body.
+        body: Bytes,
+    },
+    /// No complete answer: connect, timeout or indeterminate.
+    Failed {
+        /// Which.
+        kind: FailureKind,
+        /// What happened, in words.
+        message: String,
+    },
+}
+
+/// One kept-alive connection to one address, reconnected when the server
+/// closes it; every connect and exchange bounded by `timeout`.
+pub struct Client {
+    addr: SocketAddr,
+    timeout: Duration,
+    conn: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Client {
+    /// A client for `addr`; nothing is opened yet.
+    pub fn new(addr: SocketAddr, timeout: Duration) -> Self {
+        Self {
+            addr,
+            timeout,
+            conn: None,
+        }
+    }
+
+    /// Opens the connection unless a live one is kept.
+    pub async fn connect(&mut self) -> Result<(), ConnError> {
+        if let Some(conn) = &mut self.conn {
+            // A kept-alive connection the server closed is not a failure:
+            // nothing was sent on it, so reconnect.
+            if conn.ready().await.is_ok() {
+                return Ok(());
+            }
+            self.conn = None;
+        }
+        self.conn = Some(connect(self.addr, self.timeout).await?);
+        Ok(())
+    }
+
+    /// Connects if needed, then sends `req` and reads the whole answer.
+    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Exchange {
+        match self.connect().await {
+            Ok(()) => self.exchange(req).await,
+            Err(e) => Exchange::Failed {
+                kind: FailureKind::Connect,
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// Sends `req` on the open connection and reads the whole answer; a
+    /// connection whose state is unknown afterwards is not reused.
+    pub async fn exchange(&mut self, req: Request<Full<Bytes>>) -> Exchange {
+        let Some(conn) = self.conn.as_mut() else {
+            return Exchange::Failed {
+                kind: FailureKind::Connect,
+                message: "no connection".into(),
+            };
+        };
+        let timeout = self.timeout;
+        let result = tokio::time::timeout(timeout, async {
+            let resp = conn.send_request(req).await?;
+            let status = resp.status().as_u16();
+            let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(BodyError)?
+                .to_bytes();
+            Ok::<_, ExchangeError>((status, body))
+        })
+        .await;
+        match result {
+            Ok(Ok((status, body))) => Exchange::Answered { status, body },
+            Ok(Err(e)) => {
+                self.conn = None;
+                Exchange::Failed {
+                    kind: FailureKind::Indeterminate,
+                    message: e.to_string(),
+                }
+            }
+            Err(_) => {
+                self.conn = None;
+                Exchange::Failed {
+                    kind: FailureKind::Timeout,
+                    message: format!("no complete answer within {timeout:?}"),
+                }
+            }
+        }
+    }
+}
 
 /// Why one exchange ended without a complete answer.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ExchangeError {
+enum ExchangeError {
     #[error("{}", describe_hyper(.0))]
     Hyper(#[from] hyper::Error),
     #[error(transparent)]
@@ -27,7 +132,7 @@ pub(super) enum ExchangeError {
 /// A response body that could not be read to its end.
 #[derive(Debug, thiserror::Error)]
 #[error("response body unreadable: {0}")]
-pub(super) struct BodyError(pub(super) Box<dyn std::error::Error + Send + Sync>);
+struct BodyError(Box<dyn std::error::Error + Send + Sync>);
 
 /// A connection or a one-off GET that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,7 +181,7 @@ fn describe_hyper(e: &hyper::Error) -> String {
 }
 
 /// Opens a kept-alive HTTP/1.1 connection, within `timeout`.
-pub(super) async fn connect(
+async fn connect(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<SendRequest<Full<Bytes>>, ConnError> {
