@@ -1,0 +1,235 @@
+//! Turning a violation into a counterexample a person can check: the few
+//! operations that prove it, and a sentence. The search only says "no
+//! order exists"; these rules find a small witness where a common pattern
+//! explains it (a stale read, a read of a value never written or not yet
+//! written, a read that goes back in time), and otherwise show the
+//! operations around the point where the deepest attempt got stuck.
+
+use super::wgl::Stuck;
+use super::zones::ZoneViolation;
+use super::{Counterexample, Op, OpKind, Outcome};
+
+/// The counterexample for `key`, whose relevant operations are `ops`.
+pub(super) fn counterexample(key: &str, ops: &[&Op], stuck: &Stuck) -> Counterexample {
+    let (mut witness, explanation) =
+        witness(key, ops).unwrap_or_else(|| around_the_stuck_point(key, ops, stuck));
+    witness.sort_by_key(|op| (op.invoke_us, op.complete_us));
+    Counterexample {
+        key: key.to_owned(),
+        ops: witness,
+        explanation,
+    }
+}
+
+/// The counterexample for a violation the zones found.
+pub(super) fn from_zones(key: &str, ops: &[&Op], violation: &ZoneViolation) -> Counterexample {
+    let (mut witness, explanation) = witness(key, ops).unwrap_or_else(|| {
+        // The clusters involved: a write and the reads of its value.
+        let cluster = |c: Option<usize>| -> Vec<Op> {
+            let value = c.and_then(|w| ops[w].value);
+            ops.iter()
+                .filter(|o| match (o.kind, c) {
+                    (OpKind::Write, Some(w)) => o.value == ops[w].value,
+                    (OpKind::Write, None) => false,
+                    (OpKind::Read, _) => o.value == value,
+                })
+                .take(6)
+                .map(|o| (*o).clone())
+                .collect()
+        };
+        let name = |c: Option<usize>| c.map_or_else(|| "absent".to_owned(), |w| value(ops[w].value));
+        match violation {
+            ZoneViolation::Overlap { a, b } => {
+                let mut both = cluster(*a);
+                both.extend(cluster(*b));
+                (
+                    both,
+                    format!(
+                        "no order of {key}'s operations explains every read: the value {} must stay visible while {} is written and read, and the other way round",
+                        name(*a),
+                        name(*b)
+                    ),
+                )
+            }
+            ZoneViolation::Inside { inner, outer } => {
+                let mut both = cluster(*outer);
+                both.extend(cluster(*inner));
+                (
+                    both,
+                    format!(
+                        "no order of {key}'s operations explains every read: {} can only take effect while {} must stay visible",
+                        name(*inner),
+                        name(*outer)
+                    ),
+                )
+            }
+            ZoneViolation::Unwritten { read } | ZoneViolation::BeforeWrite { read, .. } => (
+                vec![ops[*read].clone()],
+                format!("no order of {key}'s operations explains the read of {}", value(ops[*read].value)),
+            ),
+        }
+    });
+    witness.sort_by_key(|op| (op.invoke_us, op.complete_us));
+    witness.dedup();
+    Counterexample {
+        key: key.to_owned(),
+        ops: witness,
+        explanation,
+    }
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.3} ms", us as f64 / 1000.0)
+}
+
+fn value(v: Option<u64>) -> String {
+    v.map_or_else(|| "absent".to_owned(), |v| v.to_string())
+}
+
+/// Completed strictly before `b` began.
+fn before(a: &Op, b: &Op) -> bool {
+    a.complete_us.is_some_and(|c| c < b.invoke_us)
+}
+
+fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
+    let writes: Vec<&Op> = ops
+        .iter()
+        .copied()
+        .filter(|o| o.kind == OpKind::Write)
+        .collect();
+    let done_writes: Vec<&Op> = writes
+        .iter()
+        .copied()
+        .filter(|w| w.outcome == Outcome::Ok)
+        .collect();
+    let mut reads: Vec<&Op> = ops
+        .iter()
+        .copied()
+        .filter(|o| o.kind == OpKind::Read)
+        .collect();
+    reads.sort_by_key(|r| r.invoke_us);
+    let written = |v: u64| writes.iter().copied().find(|w| w.value == Some(v));
+    for r in &reads {
+        let done = r.complete_us.unwrap_or(r.invoke_us);
+        match r.value {
+            None => {
+                if let Some(w) = done_writes.iter().find(|w| before(w, r)) {
+                    return Some((
+                        vec![(*w).clone(), (*r).clone()],
+                        format!(
+                            "read of {key} returned absent at {}–{}, after write {} completed at {}",
+                            ms(r.invoke_us),
+                            ms(done),
+                            value(w.value),
+                            ms(w.complete_us.unwrap_or(0))
+                        ),
+                    ));
+                }
+            }
+            Some(v) => {
+                let Some(w) = written(v) else {
+                    return Some((
+                        vec![(*r).clone()],
+                        format!(
+                            "read of {key} returned {v} at {}–{}, a value no write wrote",
+                            ms(r.invoke_us),
+                            ms(done)
+                        ),
+                    ));
+                };
+                if before(r, w) {
+                    return Some((
+                        vec![(*r).clone(), w.clone()],
+                        format!(
+                            "read of {key} returned {v}, completing at {}, before write {v} was invoked at {}",
+                            ms(done),
+                            ms(w.invoke_us)
+                        ),
+                    ));
+                }
+                if let Some(w2) = done_writes
+                    .iter()
+                    .find(|w2| w2.value != Some(v) && before(w, w2) && before(w2, r))
+                {
+                    return Some((
+                        vec![w.clone(), (*w2).clone(), (*r).clone()],
+                        format!(
+                            "read of {key} returned {v} at {}–{}, after write {} completed at {}; write {v} had completed at {}, before write {} began at {}",
+                            ms(r.invoke_us),
+                            ms(done),
+                            value(w2.value),
+                            ms(w2.complete_us.unwrap_or(0)),
+                            ms(w.complete_us.unwrap_or(0)),
+                            value(w2.value),
+                            ms(w2.invoke_us)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // A later read returns an older value than an earlier read saw.
+    for (i, r1) in reads.iter().enumerate() {
+        let Some(w1) = r1.value.and_then(written) else {
+            continue;
+        };
+        for r2 in &reads[i + 1..] {
+            if !before(r1, r2) {
+                continue;
+            }
+            let older = match r2.value {
+                None => Some(None),
+                Some(v) => written(v).filter(|w0| before(w0, w1)).map(Some),
+            };
+            if let Some(w0) = older {
+                let mut ops = vec![w1.clone(), (*r1).clone(), (*r2).clone()];
+                ops.extend(w0.cloned());
+                return Some((
+                    ops,
+                    format!(
+                        "read of {key} returned {} at {}, after an earlier read (done at {}) had returned the newer {}",
+                        value(r2.value),
+                        ms(r2.invoke_us),
+                        ms(r1.complete_us.unwrap_or(0)),
+                        value(r1.value)
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn around_the_stuck_point(key: &str, ops: &[&Op], stuck: &Stuck) -> (Vec<Op>, String) {
+    let Some(blocking) = stuck.blocking.map(|i| ops[i]) else {
+        let all: Vec<Op> = ops.iter().take(10).map(|o| (*o).clone()).collect();
+        return (
+            all,
+            format!("no order of {key}'s operations explains every read"),
+        );
+    };
+    // The blocking operation and everything that overlaps it.
+    let end = blocking.complete_us.unwrap_or(u64::MAX);
+    let mut window: Vec<Op> = ops
+        .iter()
+        .filter(|o| o.invoke_us <= end && o.complete_us.is_none_or(|c| c >= blocking.invoke_us))
+        .take(12)
+        .map(|o| (*o).clone())
+        .collect();
+    if window.is_empty() {
+        window.push(blocking.clone());
+    }
+    (
+        window,
+        format!(
+            "no order of {key}'s operations explains every read: after {} operations in a valid order, the {} of {} at {} cannot take effect before it completes",
+            stuck.linearized.len(),
+            match blocking.kind {
+                OpKind::Read => "read",
+                OpKind::Write => "write",
+            },
+            value(blocking.value),
+            ms(blocking.invoke_us)
+        ),
+    )
+}
