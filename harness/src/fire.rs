@@ -257,20 +257,7 @@ impl Fire {
             ));
         }
         let target = resolve_target(&self.url, self.allow_remote).await?;
-        // Fail at start, with exit code 2, if nothing listens.
-        let probe = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(target.addr));
-        let reason = match probe.await {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {:?}", self.timeout)),
-        };
-        if let Some(reason) = reason {
-            return Err(FireError::Unreachable {
-                url: self.url,
-                addr: target.addr,
-                reason,
-            });
-        }
+        ensure_listening(&target, self.timeout).await?;
         Ok(FireConfig {
             target,
             request: self.request,
@@ -324,6 +311,22 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
     );
     report.halted = finished.halted;
     report
+}
+
+/// Fails at start, with the CLI's exit code 2, if nothing listens at the
+/// target.
+pub async fn ensure_listening(target: &Target, timeout: Duration) -> Result<(), FireError> {
+    let probe = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target.addr));
+    let reason = match probe.await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {timeout:?}"),
+    };
+    Err(FireError::Unreachable {
+        url: target.url.to_string(),
+        addr: target.addr,
+        reason,
+    })
 }
 
 /// Parses and resolves an `http://` URL; refuses non-loopback addresses

@@ -5,6 +5,7 @@
 //!
 //! - [`cli`]: flags, subcommands and exit codes.
 //! - [`repro`]: scenario runs, buggy build vs fixed, with verdicts; [`scenario`]: the files.
+//! - [`kv`]: a keyed read/write workload whose history is checked.
 //! - [`fire`]: the [`Fire`] builder and entry point the CLI shares.
 //! - [`engine`]: workers, connections, closed/open loop, burst, halting.
 //! - [`report`]: the report model, exact merging, and its Markdown/JUnit/terminal forms.
@@ -12,7 +13,8 @@
 //! - [`stats`]: per-worker tallies and HDR histograms; [`cluster`]: failure messages normalised.
 //! - [`check`]: the one check specification ([`CheckSpec`]), judging, symptoms.
 //! - [`request`]: target, method, headers and body templates; [`gate`]: thresholds.
-//! - [`render`]: the rendering layer every report shares (text, Markdown, JUnit).
+//! - [`render`]: the rendering layer every report shares (text, Markdown, JUnit, the history view).
+//! - [`history`]: linearizability checking of recorded operations (pure, no I/O).
 //! - [`rate`]: the pass rate and its Wilson interval; [`outcome`]: failure kinds.
 //! - [`duration`], [`console`]: duration parsing, terminal output.
 
@@ -24,6 +26,8 @@ pub mod duration;
 pub mod engine;
 pub mod fire;
 pub mod gate;
+pub mod history;
+pub mod kv;
 pub mod outcome;
 pub mod plan;
 pub mod rate;

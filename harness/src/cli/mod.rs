@@ -1,9 +1,10 @@
-//! The command line: `racegate fire`, `racegate repro`, `racegate merge`
+//! The command line: `racegate fire`, `racegate kv`, `racegate repro`, `racegate merge`
 //! (and `racegate server` when the reference server is built in). Parses
 //! flags into the library's types, runs them, and maps outcomes to exit
 //! codes: 0 passed, 1 failed, 2 usage or setup error.
 
 mod fire;
+mod kv;
 mod merge;
 mod repro;
 
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 use crate::console::warn;
 
 pub use fire::FireArgs;
+pub use kv::KvArgs;
 pub use merge::MergeArgs;
 pub use repro::ReproArgs;
 
@@ -38,6 +40,8 @@ pub enum Command {
     Fire(Box<FireArgs>),
     /// Reproduce issues from scenario files: buggy build vs fixed, with a verdict.
     Repro(ReproArgs),
+    /// Keyed reads and writes, every operation recorded, the history checked for linearizability.
+    Kv(Box<KvArgs>),
     /// Merge report.json files from several runs into one, exactly.
     Merge(MergeArgs),
     /// Run racegate's reference chat server (the same as `racegate-server`).
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> u8 {
     match command {
         Command::Fire(args) => runtime.block_on(fire::run(&args)),
         Command::Repro(args) => runtime.block_on(repro::run(&args)),
+        Command::Kv(args) => runtime.block_on(kv::run(&args)),
         _ => unreachable!("handled above"),
     }
 }

@@ -31,6 +31,23 @@ impl Report {
         for (check, n) in self.checks.body.iter().zip(&self.check_failures) {
             check_case(check.describe(), *n);
         }
+        if let Some(h) = &self.history {
+            let failure = match h.verdict {
+                crate::history::Verdict::Linearizable => None,
+                _ => Some(h.counterexample.as_ref().map_or_else(
+                    || format!("{:?}", h.verdict).to_lowercase(),
+                    |c| c.explanation.clone(),
+                )),
+            };
+            cases.push((
+                "the history is linearizable".into(),
+                failure,
+                format!(
+                    "{} operations over {} keys, checked in {:.0} ms",
+                    h.ops, h.keys, h.check_ms
+                ),
+            ));
+        }
         let rate_ok = self.pass_rate >= self.gate.gate.min_pass_rate && self.total > 0;
         cases.push((
             format!("pass rate ≥ {}", percent(self.gate.gate.min_pass_rate)),

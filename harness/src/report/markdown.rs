@@ -81,6 +81,9 @@ impl Report {
                 );
             }
         }
+        if let Some(h) = &self.history {
+            s.push_str(&history_markdown(h));
+        }
         let _ = writeln!(
             s,
             "\n**Gate** (pass rate ≥ {}{}): {}",
@@ -98,4 +101,43 @@ impl Report {
         );
         s
     }
+}
+
+/// The history section: verdict, and the counterexample as a short
+/// timeline in words.
+fn history_markdown(h: &crate::history::HistoryCheck) -> String {
+    use crate::history::{OpKind, Outcome, Verdict};
+    let mut s = String::new();
+    let verdict = match h.verdict {
+        Verdict::Linearizable => "✅ linearizable",
+        Verdict::Violation => "❌ not linearizable",
+        Verdict::Unknown => "❔ unknown: the check ran out of budget",
+    };
+    let _ = writeln!(
+        s,
+        "\n### History: {verdict}\n\n{} operations over {} keys, checked against a {} in {:.1} ms.",
+        h.ops, h.keys, h.model, h.check_ms
+    );
+    if let Some(c) = &h.counterexample {
+        let _ = writeln!(s, "\n**{}**\n", markdown::cell(&c.explanation));
+        let ms = |us: u64| format!("{:.3} ms", us as f64 / 1000.0);
+        for op in &c.ops {
+            let what = match (op.kind, op.value) {
+                (OpKind::Write, v) => format!("write {} to {}", v.unwrap_or(0), c.key),
+                (OpKind::Read, Some(v)) => format!("read of {} returned {v}", c.key),
+                (OpKind::Read, None) => format!("read of {} returned absent", c.key),
+            };
+            let when = match op.complete_us {
+                Some(done) => format!("from {} to {}", ms(op.invoke_us), ms(done)),
+                None => format!("from {}, never acknowledged", ms(op.invoke_us)),
+            };
+            let outcome = match op.outcome {
+                Outcome::Ok => "ok",
+                Outcome::Fail => "failed",
+                Outcome::Info => "outcome unknown",
+            };
+            let _ = writeln!(s, "- {what}, {when} ({outcome})");
+        }
+    }
+    s
 }

@@ -22,6 +22,11 @@ impl Report {
         if self.checks != other.checks {
             return Err(ReportError::Mismatch("checks differ"));
         }
+        if self.history.is_some() || other.history.is_some() {
+            return Err(ReportError::Mismatch(
+                "kv runs are checked as one history each; their histories do not merge",
+            ));
+        }
         let mut corrected = decode(&self.histogram.corrected)?;
         let mut uncorrected = decode(&self.histogram.uncorrected)?;
         corrected

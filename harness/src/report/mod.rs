@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::Checks;
 use crate::cluster::FailureCluster;
 use crate::gate::{Gate, GateResult};
+use crate::history::{HistoryCheck, Verdict};
 use crate::outcome::FailureKind;
 use crate::rate::PassRate;
 use crate::stats::RunStats;
@@ -74,6 +75,10 @@ pub struct Report {
     /// sent until then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub halted: bool,
+    /// For `racegate kv`: the history check. A run passes its gate only if
+    /// the history is linearizable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryCheck>,
 }
 
 /// The target.
@@ -223,6 +228,7 @@ impl Report {
                 reasons: Vec::new(),
             },
             halted: false,
+            history: None,
         };
         report.recompute();
         report
@@ -243,6 +249,29 @@ impl Report {
             .gate
             .gate
             .judge(self.total, self.pass_rate, self.latency_ms.p99);
+        if let Some(h) = &self.history {
+            let reason = match (h.verdict, &h.counterexample) {
+                (Verdict::Linearizable, _) => None,
+                (Verdict::Violation, Some(c)) => {
+                    Some(format!("history not linearizable: {}", c.explanation))
+                }
+                (Verdict::Violation, None) => Some("history not linearizable".to_owned()),
+                (Verdict::Unknown, _) => Some(format!(
+                    "history check undecided: its budget ran out after {:.0} ms",
+                    h.check_ms
+                )),
+            };
+            if let Some(r) = reason {
+                self.gate.passed = false;
+                self.gate.reasons.push(r);
+            }
+        }
+    }
+
+    /// Attaches a history check; the gate now also requires it linearizable.
+    pub fn set_history(&mut self, check: HistoryCheck) {
+        self.history = Some(check);
+        self.recompute();
     }
 
     /// Reads a `report.json`.

@@ -47,6 +47,23 @@ impl Report {
                 self.failure_clusters.len() - 8
             );
         }
+        if let Some(h) = &self.history {
+            let _ = writeln!(
+                s,
+                "history: {} ({} ops over {} keys, checked in {:.1} ms)",
+                match h.verdict {
+                    crate::history::Verdict::Linearizable => "linearizable",
+                    crate::history::Verdict::Violation => "NOT linearizable",
+                    crate::history::Verdict::Unknown => "unknown (budget exhausted)",
+                },
+                h.ops,
+                h.keys,
+                h.check_ms
+            );
+            if let Some(c) = &h.counterexample {
+                let _ = writeln!(s, "  {}", c.explanation);
+            }
+        }
         if self.halted {
             let _ = writeln!(
                 s,

@@ -115,6 +115,18 @@ pub enum ReproError {
         /// Why.
         source: Box<crate::fire::FireError>,
     },
+    /// A kv step could not start.
+    #[error("{scenario} / {variant} / {step}: {source}")]
+    Kv {
+        /// Scenario name.
+        scenario: String,
+        /// Variant name.
+        variant: String,
+        /// Step name.
+        step: String,
+        /// Why.
+        source: Box<crate::kv::KvError>,
+    },
     /// Two trials' reports would not merge (a bug in racegate).
     #[error("{scenario}: {source}")]
     Merge {

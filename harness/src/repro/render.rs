@@ -32,7 +32,20 @@ fn rate_line(v: &VariantReport) -> String {
             v.trials
         );
     }
+    if history_violations(v).next().is_some() {
+        // Every request can pass while the history is impossible (stale reads).
+        line.push_str(", history not linearizable");
+    }
     line
+}
+
+/// The explanations of the kv steps whose history was not linearizable.
+fn history_violations(v: &VariantReport) -> impl Iterator<Item = &str> {
+    v.steps
+        .iter()
+        .filter_map(|st| st.history.as_ref())
+        .filter_map(|h| h.counterexample.as_ref())
+        .map(|c| c.explanation.as_str())
 }
 
 /// The verdict in words.
@@ -111,6 +124,9 @@ pub fn terminal(r: &ScenarioReport, quiet: bool) -> String {
                 );
             }
         }
+        for explanation in history_violations(v) {
+            let _ = writeln!(s, "      history not linearizable: {explanation}");
+        }
         for c in v.failure_clusters.iter().take(5) {
             let _ = writeln!(
                 s,
@@ -175,7 +191,10 @@ fn markdown(r: &ScenarioReport) -> String {
         );
     }
     for v in &r.variants {
-        if v.failure_clusters.is_empty() && v.state_checks.iter().all(|c| c.failed_trials == 0) {
+        if v.failure_clusters.is_empty()
+            && v.state_checks.iter().all(|c| c.failed_trials == 0)
+            && history_violations(v).next().is_none()
+        {
             continue;
         }
         let _ = writeln!(s, "\n## What `{}` got wrong\n", v.name);
@@ -187,6 +206,13 @@ fn markdown(r: &ScenarioReport) -> String {
                 st.failed_trials,
                 st.failed_trials + st.passed_trials,
                 markdown::cell(st.first_failure.as_deref().unwrap_or(""))
+            );
+        }
+        for explanation in history_violations(v) {
+            let _ = writeln!(
+                s,
+                "- history **not linearizable**: {}",
+                markdown::cell(explanation)
             );
         }
         if !v.failure_clusters.is_empty() {
@@ -205,6 +231,15 @@ fn markdown(r: &ScenarioReport) -> String {
     let _ = writeln!(s, "\nSteps per trial:\n");
     if let Some(v) = r.variants.iter().max_by_key(|v| v.steps.len()) {
         for step in &v.steps {
+            if step.history.is_some() {
+                let _ = writeln!(
+                    s,
+                    "- kv workload {} at concurrency {}, history checked for linearizability",
+                    markdown::code(&step.target.url),
+                    step.load.concurrency,
+                );
+                continue;
+            }
             let _ = writeln!(
                 s,
                 "- fire `{} {}` at concurrency {}{}",

@@ -18,6 +18,7 @@ use crate::console::warn;
 use crate::engine::get_once;
 use crate::fire::Fire;
 use crate::gate::Gate;
+use crate::history::{HistoryCheck, Verdict};
 use crate::plan::Halt;
 use crate::report::Report;
 use crate::scenario::{Expect, FireStep, PlannedStep, Scenario, StateStep, Variant};
@@ -109,6 +110,40 @@ pub(super) async fn run_variant(
                     }
                     (step_failed, seen)
                 }
+                PlannedStep::Kv(k) => {
+                    let run = crate::kv::run(&format!("http://{}", server.addr), &k.spec, false)
+                        .await
+                        .map_err(|source| ReproError::Kv {
+                            scenario: name.clone(),
+                            variant: variant_name.to_owned(),
+                            step: k.name.clone(),
+                            source: Box::new(source),
+                        })?;
+                    let report = run.report;
+                    let step_failed = !report.gate.passed;
+                    let seen = step_failed
+                        && symptom.is_none_or(|s| {
+                            report.gate.reasons.iter().any(|r| s.matches(r))
+                                || shown_in(s, &report.failure_clusters)
+                        });
+                    match &mut fire_reports[i] {
+                        // Counts add up over trials; each trial's history is
+                        // its own, so the report keeps the worst verdict.
+                        Some(acc) => {
+                            let mut report = report;
+                            let (a, b) = (acc.history.take(), report.history.take());
+                            acc.merge(&report).map_err(|source| ReproError::Merge {
+                                scenario: name.clone(),
+                                source,
+                            })?;
+                            if let Some(worst) = worse(a, b) {
+                                acc.set_history(worst);
+                            }
+                        }
+                        slot => *slot = Some(report),
+                    }
+                    (step_failed, seen)
+                }
                 PlannedStep::State(s) => {
                     let outcome = state_step(s, server.addr).await;
                     let summary = state_summary(&mut trials.state_checks, &s.name);
@@ -179,6 +214,21 @@ fn state_summary<'a>(all: &'a mut Vec<StateSummary>, name: &str) -> &'a mut Stat
         }
     };
     &mut all[at]
+}
+
+/// The more damning of two trials' history checks: a violation over an
+/// undecided check over a linearizable one.
+fn worse(a: Option<HistoryCheck>, b: Option<HistoryCheck>) -> Option<HistoryCheck> {
+    let rank = |h: &HistoryCheck| match h.verdict {
+        Verdict::Violation => 2,
+        Verdict::Unknown => 1,
+        Verdict::Linearizable => 0,
+    };
+    match (a, b) {
+        (Some(a), Some(b)) if rank(&b) > rank(&a) => Some(b),
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
 }
 
 /// Whether any failure kept in `clusters` shows `symptom`.

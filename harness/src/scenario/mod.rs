@@ -48,12 +48,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::check::{Symptom, SymptomError};
-use crate::duration::parse_duration;
 
-pub use step::{FireStep, PlannedStep, StateCondition, StateStep, Step, StepError};
+pub use step::{FireStep, KvStep, PlannedStep, StateCondition, StateStep, Step, StepError};
 
 /// A scenario file, as written and checked.
 #[derive(Clone, Debug, Deserialize)]
@@ -108,10 +107,16 @@ pub struct ServerSpec {
     #[serde(default = "default_ready")]
     pub ready: String,
     /// How long the server may take to become ready.
-    #[serde(default = "default_ready_timeout", deserialize_with = "duration_text")]
+    #[serde(
+        default = "default_ready_timeout",
+        deserialize_with = "crate::duration::deserialize_text"
+    )]
     pub ready_timeout: Duration,
     /// How long it may take to stop after SIGTERM before it is killed.
-    #[serde(default = "default_stop_timeout", deserialize_with = "duration_text")]
+    #[serde(
+        default = "default_stop_timeout",
+        deserialize_with = "crate::duration::deserialize_text"
+    )]
     pub stop_timeout: Duration,
 }
 
@@ -123,12 +128,6 @@ fn default_ready_timeout() -> Duration {
 }
 fn default_stop_timeout() -> Duration {
     Duration::from_secs(10)
-}
-
-/// A duration written as `250ms`, `10s`, `2m`.
-pub(crate) fn duration_text<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 /// Whether a variant should pass or show the bug.

@@ -1,6 +1,7 @@
 //! One scenario step, as written and as planned: a load (`fire = PATH`) with
-//! the same checks as `racegate fire` (see [`CheckSpec`]), or a state check
-//! (`state = PATH`) of a JSON value after the load.
+//! the same checks as `racegate fire` (see [`CheckSpec`]), a state check
+//! (`state = PATH`) of a JSON value after the load, or a keyed workload
+//! whose history is checked (`kv = { … }`, the same keys as `racegate kv`).
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::check::{CheckError, CheckSpec};
+use crate::kv::{KvSpec, KvSpecError};
 use crate::request::{parse_header, parse_method, HeaderError, MethodError};
 
 /// A step as written: its own keys, and the check keys shared with `fire`.
@@ -53,6 +55,9 @@ struct StepFields {
     /// GET this path and check the JSON in it.
     #[serde(default)]
     state: Option<String>,
+    /// Run a keyed read/write workload and check its history.
+    #[serde(default)]
+    kv: Option<KvSpec>,
     /// HTTP method of a fire step.
     #[serde(default = "default_method")]
     method: String,
@@ -72,7 +77,10 @@ struct StepFields {
     #[serde(default)]
     burst: bool,
     /// Per-request timeout.
-    #[serde(default = "default_timeout", deserialize_with = "super::duration_text")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::duration::deserialize_text"
+    )]
     timeout: Duration,
     /// State check: the JSON pointer to read.
     #[serde(default)]
@@ -123,6 +131,9 @@ pub enum StepProblem {
     /// A bad method.
     #[error(transparent)]
     Method(#[from] MethodError),
+    /// A bad kv workload.
+    #[error(transparent)]
+    Kv(#[from] KvSpecError),
     /// Keys that do not fit together, or a bad path.
     #[error("{0}")]
     Invalid(String),
@@ -166,6 +177,15 @@ pub struct StateStep {
     pub condition: StateCondition,
 }
 
+/// A kv step, checked.
+#[derive(Clone, Debug)]
+pub struct KvStep {
+    /// Report name.
+    pub name: String,
+    /// The workload.
+    pub spec: KvSpec,
+}
+
 /// A step, checked and ready to run.
 #[derive(Clone, Debug)]
 pub enum PlannedStep {
@@ -173,6 +193,8 @@ pub enum PlannedStep {
     Fire(FireStep),
     /// Check the server's state.
     State(StateStep),
+    /// A keyed workload whose history is checked.
+    Kv(KvStep),
 }
 
 /// What a state check requires.
@@ -254,6 +276,27 @@ impl Step {
                 )))
             }
         };
+        if let Some(kv) = &f.kv {
+            if f.fire.is_some() || f.state.is_some() {
+                return Err(invalid(
+                    "each step has exactly one of `fire = PATH`, `state = PATH` or `kv = { … }`"
+                        .into(),
+                ));
+            }
+            if self.checks != CheckSpec::default() || f.pointer.is_some() || f.body.is_some() {
+                return Err(invalid(
+                    "a kv step is configured inside `kv = { … }` (read, write, write_body, keys, concurrency, requests, …)".into(),
+                ));
+            }
+            kv.plan()?;
+            return Ok(PlannedStep::Kv(KvStep {
+                name: f
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("kv {} · {}", kv.read, kv.write)),
+                spec: kv.clone(),
+            }));
+        }
         match (&f.fire, &f.state) {
             (Some(path), None) => {
                 path_ok("fire", path)?;
@@ -322,7 +365,7 @@ impl Step {
                 }))
             }
             _ => Err(invalid(
-                "each step has exactly one of `fire = PATH` or `state = PATH`".into(),
+                "each step has exactly one of `fire = PATH`, `state = PATH` or `kv = { … }`".into(),
             )),
         }
     }

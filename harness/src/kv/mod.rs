@@ -1,0 +1,300 @@
+//! `racegate kv`: a keyed read/write workload whose every operation is
+//! recorded and whose history is checked for linearizability.
+//!
+//! Each of `-c` clients sends, one after another, reads and writes of keys
+//! chosen at random among `--keys` fresh names; every write writes a unique
+//! integer, so every read names the write it saw. Each operation's invoke
+//! and completion times are taken around the exchange on a monotonic clock.
+//! A write answered 2xx is `ok`, 4xx `fail` (not applied), anything else —
+//! 5xx, a timeout, a connection lost mid-request — `info`: it may or may not
+//! have taken effect. A read answered with the absent status reads "absent";
+//! a read that fails says nothing and is left out.
+//!
+//! The report is a fire report (counts, clusters, latency) plus `history`:
+//! the checker's verdict and, for a violation, the counterexample.
+
+mod spec;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::Request;
+
+use crate::check::Checks;
+use crate::engine::{Client, Exchange};
+use crate::fire::{ensure_listening, resolve_target, FireError};
+use crate::gate::Gate;
+use crate::history::sim::Rng;
+use crate::history::{self, Op, OpKind, Outcome};
+use crate::outcome::FailureKind;
+use crate::render::text::excerpt;
+use crate::report::{LoadInfo, Report, TargetInfo};
+use crate::stats::RunStats;
+
+pub use spec::{KvPlan, KvSpec, KvSpecError, Operation};
+
+/// A kv run that could not start (the CLI's exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// A bad workload.
+    #[error(transparent)]
+    Spec(#[from] KvSpecError),
+    /// A bad or unreachable target.
+    #[error(transparent)]
+    Target(#[from] FireError),
+}
+
+/// A finished kv run.
+#[derive(Debug)]
+pub struct KvRun {
+    /// The report, with `history`.
+    pub report: Report,
+    /// Every operation, as recorded.
+    pub ops: Vec<Op>,
+}
+
+struct Shared {
+    plan: KvPlan,
+    base_path: String,
+    authority: hyper::header::HeaderValue,
+    prefix: String,
+    seed: u64,
+    next: AtomicU64,
+    start: Instant,
+}
+
+/// Runs the workload against `base_url` (loopback unless `allow_remote`)
+/// and checks its history.
+pub async fn run(base_url: &str, spec: &KvSpec, allow_remote: bool) -> Result<KvRun, KvError> {
+    let plan = spec.plan()?;
+    let target = resolve_target(base_url, allow_remote).await?;
+    ensure_listening(&target, spec.timeout).await?;
+    let entropy = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32);
+    let seed = spec.seed.unwrap_or(entropy);
+    let prefix = spec
+        .key_prefix
+        .clone()
+        .unwrap_or_else(|| format!("rg-{:06x}-k", Rng::new(entropy).next_u64() & 0xff_ffff));
+    let shared = Arc::new(Shared {
+        base_path: target.url.path().trim_end_matches('/').to_owned(),
+        authority: target.authority.clone(),
+        plan,
+        prefix,
+        seed,
+        next: AtomicU64::new(0),
+        start: Instant::now(),
+    });
+    let workers: Vec<_> = (0..spec.concurrency)
+        .map(|w| {
+            let shared = Arc::clone(&shared);
+            let client = Client::new(target.addr, spec.timeout);
+            tokio::spawn(async move { worker(w, &shared, client).await })
+        })
+        .collect();
+    let mut stats = RunStats::new(0, false);
+    let mut ops = Vec::with_capacity(usize::try_from(spec.requests).unwrap_or(0));
+    for w in workers {
+        // A worker only ends by finishing; a panic would be a bug in racegate.
+        if let Ok((worker_ops, worker_stats)) = w.await {
+            ops.extend(worker_ops);
+            stats.merge(worker_stats);
+        }
+    }
+    let elapsed = shared.start.elapsed();
+    ops.sort_by_key(|op| op.invoke_us);
+    let checked = history::check(&ops, spec.budget);
+    let plan = &shared.plan;
+    let mut report = Report::new(
+        TargetInfo {
+            method: format!("{}/{}", plan.read.method, plan.write.method),
+            url: format!("{base_url} (kv: {} · {})", plan.spec.read, plan.spec.write),
+        },
+        LoadInfo {
+            concurrency: spec.concurrency,
+            requests: Some(spec.requests),
+            duration_limit_s: None,
+            rate: None,
+            burst: false,
+            timeout_ms: u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX),
+        },
+        Checks::default(),
+        Gate::default(),
+        stats,
+        elapsed.as_secs_f64(),
+    );
+    report.set_history(checked);
+    Ok(KvRun { report, ops })
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunStats) {
+    let spec = &shared.plan.spec;
+    let mut rng = Rng::new(shared.seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut ops = Vec::new();
+    let mut stats = RunStats::new(0, false);
+    loop {
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
+        if i >= spec.requests {
+            break;
+        }
+        let key = format!("{}{}", shared.prefix, rng.below(spec.keys as u64));
+        let is_write = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= spec.write_ratio
+            && spec.write_ratio > 0.0;
+        let value = i + 1;
+        let req = if is_write {
+            let body = spec
+                .write_body
+                .replace("{key}", &key)
+                .replace("{value}", &value.to_string());
+            request(shared, &shared.plan.write, &key, Some(body))
+        } else {
+            request(shared, &shared.plan.read, &key, None)
+        };
+        let invoke = shared.start.elapsed();
+        let exchange = client.send(req).await;
+        let complete = shared.start.elapsed();
+        let (outcome, read, failure) = if is_write {
+            judge_write(&exchange)
+        } else {
+            judge_read(&exchange, spec)
+        };
+        if let Exchange::Answered { status, .. } = &exchange {
+            stats.record_status(*status);
+            stats.record_latency(complete - invoke, complete - invoke);
+        }
+        match failure {
+            None => stats.pass(),
+            Some((kind, message)) => stats.fail(kind, None, i, status_of(&exchange), &message),
+        }
+        ops.push(Op {
+            key,
+            kind: if is_write {
+                OpKind::Write
+            } else {
+                OpKind::Read
+            },
+            value: if is_write { Some(value) } else { read },
+            invoke_us: micros(invoke),
+            complete_us: (outcome != Outcome::Info).then(|| micros(complete)),
+            outcome,
+        });
+    }
+    (ops, stats)
+}
+
+fn status_of(e: &Exchange) -> Option<u16> {
+    match e {
+        Exchange::Answered { status, .. } => Some(*status),
+        Exchange::Failed { .. } => None,
+    }
+}
+
+fn request(
+    shared: &Shared,
+    op: &Operation,
+    key: &str,
+    body: Option<String>,
+) -> Request<Full<Bytes>> {
+    let path = format!("{}{}", shared.base_path, op.path_for(key));
+    let body = body.map(Bytes::from);
+    let len = body.as_ref().map(Bytes::len);
+    let mut req = Request::new(Full::new(body.unwrap_or_default()));
+    *req.method_mut() = op.method.clone();
+    // A key is checked when the workload is planned to be URL-safe enough;
+    // a path hyper refuses falls back to the root, and the answer shows it.
+    *req.uri_mut() = path
+        .parse()
+        .unwrap_or_else(|_| hyper::Uri::from_static("/"));
+    let headers = req.headers_mut();
+    headers.insert(HOST, shared.authority.clone());
+    if let Some(len) = len {
+        headers.insert(CONTENT_LENGTH, len.into());
+        headers.insert(
+            CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+    }
+    req
+}
+
+type Judged = (Outcome, Option<u64>, Option<(FailureKind, String)>);
+
+/// 2xx ok; 4xx fail (not applied); 5xx, timeouts and lost connections info
+/// (perhaps applied); a failed connect never sent anything: fail.
+fn judge_write(e: &Exchange) -> Judged {
+    match e {
+        Exchange::Answered { status, .. } if (200..300).contains(status) => {
+            (Outcome::Ok, None, None)
+        }
+        Exchange::Answered { status, body } => (
+            if (400..500).contains(status) {
+                Outcome::Fail
+            } else {
+                Outcome::Info
+            },
+            None,
+            Some((
+                FailureKind::Status,
+                format!("write: status {status}: {}", excerpt(body, 160)),
+            )),
+        ),
+        Exchange::Failed { kind, message } => (
+            if *kind == FailureKind::Connect {
+                Outcome::Fail
+            } else {
+                Outcome::Info
+            },
+            None,
+            Some((*kind, format!("write: {message}"))),
+        ),
+    }
+}
+
+/// The absent status reads absent; 2xx reads the integer at the pointer;
+/// anything else is a failed read (left out of the history).
+fn judge_read(e: &Exchange, spec: &KvSpec) -> Judged {
+    let fail = |kind, message: String| (Outcome::Fail, None, Some((kind, message)));
+    match e {
+        Exchange::Answered { status, .. } if *status == spec.absent_status => {
+            (Outcome::Ok, None, None)
+        }
+        Exchange::Answered { status, body } if (200..300).contains(status) => {
+            match read_integer(body, &spec.read_value) {
+                Ok(v) => (Outcome::Ok, Some(v), None),
+                Err(why) => fail(
+                    FailureKind::Check,
+                    format!("read: {why}: {}", excerpt(body, 120)),
+                ),
+            }
+        }
+        Exchange::Answered { status, body } => fail(
+            FailureKind::Status,
+            format!("read: status {status}: {}", excerpt(body, 160)),
+        ),
+        Exchange::Failed { kind, message } => fail(*kind, format!("read: {message}")),
+    }
+}
+
+fn read_integer(body: &[u8], pointer: &str) -> Result<u64, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+    let found = v
+        .pointer(pointer)
+        .ok_or_else(|| format!("no value at {pointer}"))?;
+    match found {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| format!("the value at {pointer} is {found}, not a written integer"))
+}

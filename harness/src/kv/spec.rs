@@ -1,0 +1,213 @@
+//! The kv workload as written: the same names on the command line
+//! (`racegate kv --read … --write …`) and in a scenario step (`kv = { read =
+//! …, write = … }`).
+
+use std::time::Duration;
+
+use hyper::Method;
+use serde::Deserialize;
+
+use crate::duration::{deserialize_text, parse_duration};
+use crate::request::parse_method;
+
+/// A keyed read/write workload.
+#[derive(Clone, Debug, PartialEq, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct KvSpec {
+    /// The read: 'METHOD /path' with {key}, e.g. 'GET /api/settings/{key}'.
+    #[arg(long, value_name = "'METHOD /PATH'")]
+    pub read: String,
+    /// JSON pointer to the value in a read's answer (an integer, or a string of one).
+    #[arg(long, default_value = "/value", value_name = "/POINTER")]
+    #[serde(default = "default_read_value")]
+    pub read_value: String,
+    /// The status a read answers when the key is absent (the initial state).
+    #[arg(long, default_value_t = 404)]
+    #[serde(default = "default_absent_status")]
+    pub absent_status: u16,
+    /// The write: 'METHOD /path' with {key}, e.g. 'PUT /api/settings/{key}' or 'PATCH /api/settings'.
+    #[arg(long, value_name = "'METHOD /PATH'")]
+    pub write: String,
+    /// The write's body, with {value} (a unique integer per write) and {key}.
+    #[arg(long, default_value = "{value}", value_name = "TEMPLATE")]
+    #[serde(default = "default_write_body")]
+    pub write_body: String,
+    /// How many keys (named PREFIX0, PREFIX1, …).
+    #[arg(long, default_value_t = 8)]
+    #[serde(default = "default_keys")]
+    pub keys: usize,
+    /// Concurrent clients, each with its own kept-alive connection.
+    #[arg(short = 'c', long, default_value_t = 16)]
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Operations in all.
+    #[arg(short = 'n', long, default_value_t = 4000)]
+    #[serde(default = "default_requests")]
+    pub requests: u64,
+    /// Share of operations that are writes, 0 to 1.
+    #[arg(long, default_value_t = 0.5)]
+    #[serde(default = "default_write_ratio")]
+    pub write_ratio: f64,
+    /// Longest the history check may take; past it the verdict is "unknown".
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(default = "default_budget", deserialize_with = "deserialize_text")]
+    pub budget: Duration,
+    /// Per-request timeout; a write that times out may or may not have taken effect.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(default = "default_timeout", deserialize_with = "deserialize_text")]
+    pub timeout: Duration,
+    /// Key name prefix (default: rg-<random>-k, fresh keys every run, so the
+    /// initial state really is absent).
+    #[arg(long)]
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// Seed for the choice of keys and of reads vs writes (default: random).
+    #[arg(long)]
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn default_read_value() -> String {
+    "/value".into()
+}
+fn default_absent_status() -> u16 {
+    404
+}
+fn default_write_body() -> String {
+    "{value}".into()
+}
+fn default_keys() -> usize {
+    8
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_requests() -> u64 {
+    4000
+}
+fn default_write_ratio() -> f64 {
+    0.5
+}
+fn default_budget() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// A workload that cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KvSpecError {
+    /// Not `METHOD /path`.
+    #[error("bad {which} {spec:?}: use 'METHOD /path', e.g. 'GET /api/settings/{{key}}'")]
+    Operation {
+        /// `--read` or `--write`.
+        which: &'static str,
+        /// As given.
+        spec: String,
+    },
+    /// Neither the write's path nor its body names `{key}`, or the body
+    /// lacks `{value}`.
+    #[error("{0}")]
+    Template(String),
+    /// A number out of range.
+    #[error("{0}")]
+    Range(String),
+}
+
+/// `METHOD /path` with `{key}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation {
+    /// The method.
+    pub method: Method,
+    /// The path, with `{key}`.
+    pub path: String,
+}
+
+impl Operation {
+    fn parse(which: &'static str, spec: &str) -> Result<Self, KvSpecError> {
+        let bad = || KvSpecError::Operation {
+            which,
+            spec: spec.to_owned(),
+        };
+        let (method, path) = spec.trim().split_once(' ').ok_or_else(bad)?;
+        let path = path.trim();
+        if !path.starts_with('/') {
+            return Err(bad());
+        }
+        Ok(Self {
+            method: parse_method(method).map_err(|_| bad())?,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The path for `key`.
+    pub fn path_for(&self, key: &str) -> String {
+        self.path.replace("{key}", key)
+    }
+}
+
+/// The workload, checked.
+#[derive(Clone, Debug)]
+pub struct KvPlan {
+    /// The read.
+    pub read: Operation,
+    /// The write.
+    pub write: Operation,
+    /// As in [`KvSpec`].
+    pub spec: KvSpec,
+}
+
+impl KvSpec {
+    /// Checks the workload.
+    pub fn plan(&self) -> Result<KvPlan, KvSpecError> {
+        let read = Operation::parse("--read", &self.read)?;
+        let write = Operation::parse("--write", &self.write)?;
+        if !read.path.contains("{key}") {
+            return Err(KvSpecError::Template(format!(
+                "--read {:?} must name {{key}} in its path",
+                self.read
+            )));
+        }
+        if !write.path.contains("{key}") && !self.write_body.contains("{key}") {
+            return Err(KvSpecError::Template(format!(
+                "--write {:?} with body {:?} names no {{key}}",
+                self.write, self.write_body
+            )));
+        }
+        if !self.write_body.contains("{value}") {
+            return Err(KvSpecError::Template(format!(
+                "--write-body {:?} must contain {{value}}: every write writes a unique integer",
+                self.write_body
+            )));
+        }
+        if !self.read_value.starts_with('/') && !self.read_value.is_empty() {
+            return Err(KvSpecError::Template(format!(
+                "--read-value {:?} must be a JSON pointer such as /value",
+                self.read_value
+            )));
+        }
+        if self.keys == 0 || self.concurrency == 0 || self.requests == 0 {
+            return Err(KvSpecError::Range(
+                "--keys, -c and -n must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.write_ratio) {
+            return Err(KvSpecError::Range(format!(
+                "--write-ratio must be between 0 and 1, got {}",
+                self.write_ratio
+            )));
+        }
+        if !(100..=599).contains(&self.absent_status) {
+            return Err(KvSpecError::Range(format!(
+                "--absent-status {} is not an HTTP status",
+                self.absent_status
+            )));
+        }
+        Ok(KvPlan {
+            read,
+            write,
+            spec: self.clone(),
+        })
+    }
+}
