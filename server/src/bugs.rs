@@ -47,17 +47,24 @@ pub enum Bug {
     /// pool-size bad requests every request times out with 503. Fix: the
     /// connection is returned by its guard's `Drop` on every path.
     LeakOnError,
+    /// Setting reads served from a cache refreshed off the write path (every
+    /// 20 ms): a read that starts after an acknowledged write can return the
+    /// older value, or "absent". Every request answers 200 (or 404); only a
+    /// history check sees it. Fix: read through to the database, or update
+    /// the cache on the write path before acknowledging the write.
+    StaleRead,
 }
 
 impl Bug {
     /// Every entry, in catalogue order.
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::RuntimeBoundPool,
         Bug::UnguardedInit,
         Bug::RacySchema,
         Bug::LockedDb,
         Bug::LostUpdate,
         Bug::LeakOnError,
+        Bug::StaleRead,
     ];
 
     /// The name used by `--inject` and by the scenario files.
@@ -69,6 +76,7 @@ impl Bug {
             Bug::LockedDb => "locked-db",
             Bug::LostUpdate => "lost-update",
             Bug::LeakOnError => "leak-on-error",
+            Bug::StaleRead => "stale-read",
         }
     }
 }
@@ -218,4 +226,36 @@ pub async fn lost_update_merge(
     })
     .await?;
     Ok(n)
+}
+
+/// `stale-read`: a snapshot of every setting, refreshed by whichever read
+/// finds it older than [`StaleReadCache::REFRESH`] — never by a write.
+#[derive(Default)]
+pub struct StaleReadCache {
+    snapshot: std::sync::Mutex<Option<Snapshot>>,
+}
+
+/// When a snapshot was taken, and every setting as it was then.
+type Snapshot = (std::time::Instant, Arc<BTreeMap<String, String>>);
+
+impl StaleReadCache {
+    /// How old the snapshot may get before a read refreshes it.
+    pub const REFRESH: std::time::Duration = std::time::Duration::from_millis(20);
+
+    /// The snapshot, if it is fresh enough to serve (the bug: "fresh
+    /// enough" ignores every write since it was taken).
+    pub fn current(&self) -> Option<Arc<BTreeMap<String, String>>> {
+        let guard = crate::sync::lock(&self.snapshot);
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < Self::REFRESH)
+            .map(|(_, map)| Arc::clone(map))
+    }
+
+    /// Replaces the snapshot with one just read from the database.
+    pub fn refresh(&self, all: BTreeMap<String, String>) -> Arc<BTreeMap<String, String>> {
+        let map = Arc::new(all);
+        *crate::sync::lock(&self.snapshot) = Some((std::time::Instant::now(), Arc::clone(&map)));
+        map
+    }
 }

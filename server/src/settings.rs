@@ -24,12 +24,20 @@ pub const MAX_KEYS_PER_MERGE: usize = 256;
 #[derive(Clone)]
 pub struct SettingsService {
     store: Store,
+    /// Only with `stale-read`.
+    stale: Option<std::sync::Arc<bugs::StaleReadCache>>,
 }
 
 impl SettingsService {
     /// A service over `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        let stale = store
+            .pool()
+            .config()
+            .faults
+            .is_on(Bug::StaleRead)
+            .then(std::sync::Arc::default);
+        Self { store, stale }
     }
 
     /// Every setting.
@@ -51,6 +59,9 @@ impl SettingsService {
     /// One setting.
     pub async fn get(&self, key: &str) -> Result<Value, ServiceError> {
         validate_key(key)?;
+        if let Some(cache) = &self.stale {
+            return self.get_from_stale_cache(cache, key).await;
+        }
         let k = key.to_owned();
         let stored = self
             .store
@@ -65,6 +76,34 @@ impl SettingsService {
             .await?;
         match stored {
             Some(v) => Ok(serde_json::from_str(&v)?),
+            None => Err(ServiceError::UnknownSetting(key.to_owned())),
+        }
+    }
+
+    /// `stale-read`: serve from the snapshot while it is "fresh".
+    async fn get_from_stale_cache(
+        &self,
+        cache: &bugs::StaleReadCache,
+        key: &str,
+    ) -> Result<Value, ServiceError> {
+        let snapshot = match cache.current() {
+            Some(map) => map,
+            None => {
+                let rows = self
+                    .store
+                    .read(|c| {
+                        let mut stmt = c.prepare_cached("SELECT key, value FROM settings")?;
+                        let rows = stmt.query_map([], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                        })?;
+                        Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
+                    })
+                    .await?;
+                cache.refresh(rows)
+            }
+        };
+        match snapshot.get(key) {
+            Some(v) => Ok(serde_json::from_str(v)?),
             None => Err(ServiceError::UnknownSetting(key.to_owned())),
         }
     }
