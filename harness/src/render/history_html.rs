@@ -26,6 +26,8 @@ pub fn escape(s: &str) -> String {
 const WIDTH: f64 = 1000.0;
 const LEFT: f64 = 90.0;
 const ROW: f64 = 22.0;
+/// Room on the right for the last tick's label and the "impossible" mark.
+const RIGHT: f64 = 90.0;
 const MAX_ROWS: usize = 80;
 
 fn label(op: &Op) -> String {
@@ -107,7 +109,7 @@ svg text{{font:12px monospace}} .axis{{stroke:#999}} .w{{fill:#7aa2e8}} .r{{fill
         rows = kept;
     }
     let span = (to - from).max(1) as f64;
-    let x = |t: u64| LEFT + (t.clamp(from, to) - from) as f64 / span * (WIDTH - LEFT - 10.0);
+    let x = |t: u64| LEFT + (t.clamp(from, to) - from) as f64 / span * (WIDTH - LEFT - RIGHT);
     let height = 40.0 + ROW * rows.len() as f64;
     let _ = writeln!(
         s,
@@ -139,7 +141,7 @@ svg text{{font:12px monospace}} .axis{{stroke:#999}} .w{{fill:#7aa2e8}} .r{{fill
     for (i, op) in rows.iter().enumerate() {
         let y = 26.0 + ROW * i as f64;
         let x0 = x(op.invoke_us);
-        let x1 = op.complete_us.map_or(WIDTH - 10.0, &x).max(x0 + 2.0);
+        let x1 = op.complete_us.map_or(WIDTH - RIGHT, &x).max(x0 + 2.0);
         let mut class = String::from(if op.kind == OpKind::Write { "w" } else { "r" });
         if op.outcome == Outcome::Info {
             class.push_str(" info");
