@@ -23,7 +23,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hyper::header::HeaderValue;
 use hyper::Method;
@@ -31,8 +31,8 @@ use hyper::Method;
 use crate::check::{CheckError, CheckSpec};
 use crate::engine::{self, Progress};
 use crate::gate::Gate;
-use crate::plan::{FireConfig, Halt, Stop};
-use crate::report::{LoadInfo, Report, TargetInfo};
+use crate::plan::{FireConfig, Halt, Shard, Stop};
+use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo};
 use crate::request::{parse_header, BodyTemplate, HeaderError, RequestSpec, Target};
 
 /// A run could not start: usage or setup errors (the CLI's exit code 2).
@@ -86,6 +86,9 @@ pub struct Fire {
     concurrency: usize,
     stop: Stop,
     halt: Option<Halt>,
+    shard: Shard,
+    start_at: Option<SystemTime>,
+    run_id: Option<String>,
     rate: Option<f64>,
     burst: bool,
     timeout: Duration,
@@ -96,6 +99,9 @@ pub struct Fire {
     invalid: Vec<HeaderError>,
 }
 
+/// The furthest ahead `--start-at` may be: a run waits, but not forever.
+pub const MAX_START_DELAY: Duration = Duration::from_secs(3600);
+
 impl Fire {
     /// `GET url`, 1 worker, 1 request, expecting any 2xx.
     pub fn get(url: impl Into<String>) -> Self {
@@ -105,6 +111,9 @@ impl Fire {
             concurrency: 1,
             stop: Stop::Requests(1),
             halt: None,
+            shard: Shard::WHOLE,
+            start_at: None,
+            run_id: None,
             rate: None,
             burst: false,
             timeout: Duration::from_secs(10),
@@ -162,6 +171,25 @@ impl Fire {
     /// Sends nothing more after the first failure that `halt` names.
     pub fn halt(mut self, halt: Halt) -> Self {
         self.halt = Some(halt);
+        self
+    }
+
+    /// Runs shard `index` of `count`: its share of the requests (indices
+    /// `i` with `i % count == index`) and of the rate.
+    pub fn shard(mut self, index: u32, count: u32) -> Self {
+        self.shard = Shard { index, count };
+        self
+    }
+
+    /// Names the run this shard belongs to; `merge` groups shards by it.
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
+        self
+    }
+
+    /// Starts sending at this wall-clock time (all shards together).
+    pub fn start_at(mut self, at: SystemTime) -> Self {
+        self.start_at = Some(at);
         self
     }
 
@@ -250,6 +278,26 @@ impl Fire {
         if self.timeout.is_zero() {
             return invalid("the timeout must be positive".into());
         }
+        let Shard { index, count } = self.shard;
+        if count == 0 || index >= count {
+            return invalid(format!(
+                "--shard {index}/{count}: the index must be below the count (shards 0/{count} … {}/{count})",
+                count.saturating_sub(1)
+            ));
+        }
+        if let Some(at) = self.start_at {
+            if at.duration_since(SystemTime::now()).unwrap_or_default() > MAX_START_DELAY {
+                return invalid(format!(
+                    "--start-at is more than {} s away; a run waits at most that long",
+                    MAX_START_DELAY.as_secs()
+                ));
+            }
+        }
+        let stop = match self.stop {
+            Stop::Requests(n) => Stop::Requests(self.shard.share(n)),
+            d => d,
+        };
+        let rate = self.rate.map(|r| r / f64::from(count));
         if !(0.0..=1.0).contains(&self.gate.min_pass_rate) {
             return invalid(format!(
                 "--min-pass-rate must be between 0 and 1, got {}",
@@ -262,9 +310,12 @@ impl Fire {
             target,
             request: self.request,
             concurrency: self.concurrency,
-            stop: self.stop,
+            stop,
+            shard: self.shard,
+            start_at: self.start_at,
+            run_id: self.run_id,
             halt: self.halt,
-            rate: self.rate,
+            rate,
             burst: self.burst,
             timeout: self.timeout,
             checks,
@@ -282,10 +333,17 @@ impl Fire {
 /// Runs a resolved config, updating `progress` as requests finish.
 pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
     let config = Arc::new(config);
+    if let Some(at) = config.start_at {
+        // Bounded by MAX_START_DELAY at resolve; a time already past starts now.
+        if let Ok(wait) = at.duration_since(SystemTime::now()) {
+            tokio::time::sleep(wait.min(MAX_START_DELAY)).await;
+        }
+    }
     let finished = engine::run(Arc::clone(&config), progress).await;
     let target = TargetInfo {
         method: config.request.method.to_string(),
         url: config.target.url.to_string(),
+        body: config.request.body.as_ref().map(BodyTemplate::fingerprint),
     };
     let load = LoadInfo {
         concurrency: config.concurrency,
@@ -310,6 +368,13 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
         finished.elapsed.as_secs_f64(),
     );
     report.halted = finished.halted;
+    if config.shard != Shard::WHOLE || config.run_id.is_some() {
+        report.shard = Some(ShardInfo {
+            run_id: config.run_id.clone().unwrap_or_default(),
+            index: config.shard.index,
+            count: config.shard.count,
+        });
+    }
     report
 }
 

@@ -34,6 +34,37 @@ impl Halt {
     }
 }
 
+/// One machine's part of a run split across `count` machines: it sends
+/// the requests whose index `i` has `i % count == index`, so `{i}` never
+/// collides across shards and their union is exactly `0..n`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards in all.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole run on one machine.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The request index of this shard's `k`-th request.
+    pub fn request_index(self, k: u64) -> u64 {
+        k * u64::from(self.count) + u64::from(self.index)
+    }
+
+    /// How many of `total` requests this shard sends.
+    pub fn share(self, total: u64) -> u64 {
+        let (i, n) = (u64::from(self.index), u64::from(self.count.max(1)));
+        if total <= i {
+            0
+        } else {
+            (total - i).div_ceil(n)
+        }
+    }
+}
+
 /// A resolved, validated run.
 #[derive(Clone, Debug)]
 pub struct FireConfig {
@@ -43,11 +74,17 @@ pub struct FireConfig {
     pub request: RequestSpec,
     /// Workers, each with its own connection.
     pub concurrency: usize,
-    /// When to stop.
+    /// When to stop: for a shard, its own share.
     pub stop: Stop,
+    /// Which part of a split run this is ([`Shard::WHOLE`] if not split).
+    pub shard: Shard,
+    /// When to start sending (wall clock), so shards start together.
+    pub start_at: Option<std::time::SystemTime>,
+    /// The run the shards belong to, recorded in the report.
+    pub run_id: Option<String>,
     /// When to stop early, if at all.
     pub halt: Option<Halt>,
-    /// Open loop: requests per second across all workers.
+    /// Open loop: requests per second across all workers (a shard's share).
     pub rate: Option<f64>,
     /// All workers send together, round after round.
     pub burst: bool,

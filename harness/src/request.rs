@@ -98,6 +98,29 @@ impl BodyTemplate {
         }
     }
 
+    /// What identifies the template across runs, for merging: the text if
+    /// it is short, else its length and FNV-1a hash.
+    pub fn fingerprint(&self) -> String {
+        let mut bytes = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Literal(b) => bytes.extend_from_slice(b),
+                Part::Index => bytes.extend_from_slice(b"{i}"),
+                Part::Worker => bytes.extend_from_slice(b"{worker}"),
+                Part::Uuid => bytes.extend_from_slice(b"{uuid}"),
+            }
+        }
+        if bytes.len() <= 256 {
+            if let Ok(text) = String::from_utf8(bytes.clone()) {
+                return text;
+            }
+        }
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{} bytes, fnv1a64 {hash:016x}", bytes.len())
+    }
+
     /// Whether the template looks like JSON (for the default content type).
     pub fn looks_like_json(&self) -> bool {
         match self.parts.first() {

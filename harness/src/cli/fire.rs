@@ -66,12 +66,66 @@ pub struct FireArgs {
     /// Allow a target that is not on this machine.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Run shard I of N (e.g. 2/4): indices i with i % N == I, and 1/N of --rate.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "shards")]
+    pub shard: Option<(u32, u32)>,
+    /// Split into N shards, this one's index from $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Start at this wall-clock time (RFC 3339 or unix milliseconds), so shards start together.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Name of the split run, recorded in each shard's report (merge groups by it).
+    #[arg(long, env = "RACEGATE_RUN_ID")]
+    pub run_id: Option<String>,
+    /// Print the report as one line of JSON on stdout (the summary goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
+/// `I/N`.
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("bad shard {s:?}: use I/N, e.g. 0/4"))?;
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("bad shard {s:?}: use I/N, e.g. 0/4"))
+    };
+    Ok((parse(i)?, parse(n)?))
+}
+
+/// RFC 3339 (`2026-11-29T10:00:00Z`) or unix milliseconds.
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(ms) = s.trim().parse::<u64>() {
+        return Ok(std::time::UNIX_EPOCH + Duration::from_millis(ms));
+    }
+    humantime::parse_rfc3339_weak(s.trim())
+        .map_err(|e| format!("bad --start-at {s:?}: {e}; use RFC 3339 or unix milliseconds"))
+}
+
 impl FireArgs {
+    /// `--shard I/N`, or `--shards N` with the index from
+    /// `$JOB_COMPLETION_INDEX`.
+    fn shard_spec(&self) -> Result<Option<(u32, u32)>, FireError> {
+        if let Some(n) = self.shards {
+            let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                FireError::Invalid(
+                    "--shards N takes this shard's index from $JOB_COMPLETION_INDEX, which is not set; use --shard I/N".into(),
+                )
+            })?;
+            let index = index.trim().parse().map_err(|_| {
+                FireError::Invalid(format!("$JOB_COMPLETION_INDEX is {index:?}, not a number"))
+            })?;
+            return Ok(Some((index, n)));
+        }
+        Ok(self.shard)
+    }
+
     /// The library builder these flags describe.
     pub fn to_fire(&self) -> Result<Fire, FireError> {
         let method = parse_method(&self.method).map_err(|e| FireError::Invalid(e.to_string()))?;
@@ -95,6 +149,15 @@ impl FireArgs {
         };
         if let Some(r) = self.rate {
             fire = fire.rate(r);
+        }
+        if let Some((index, count)) = self.shard_spec()? {
+            fire = fire.shard(index, count);
+        }
+        if let Some(at) = self.start_at {
+            fire = fire.start_at(at);
+        }
+        if let Some(id) = &self.run_id {
+            fire = fire.run_id(id.clone());
         }
         if self.burst {
             fire = fire.burst();
@@ -132,7 +195,21 @@ pub(super) async fn run(args: &FireArgs) -> u8 {
         task.abort();
         bar.finish_and_clear();
     }
+    if args.json {
+        // One line on stdout for pod logs and pipes; the summary on stderr.
+        say(&serde_json::to_string(&report)
+            .unwrap_or_else(|_| unreachable!("the report model always serialises")));
+        if !args.quiet {
+            warn_summary(&report);
+        }
+        return finish(&report, args.out.as_deref(), true);
+    }
     finish(&report, args.out.as_deref(), args.quiet)
+}
+
+fn warn_summary(report: &Report) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{}", report.summary());
 }
 
 /// Writes the files, prints the summary, returns the gate's exit code.

@@ -57,25 +57,27 @@ struct Schedule {
     interval: Option<Duration>,
     /// Set by the first failure that triggers the halt rule.
     halted: AtomicBool,
+    /// Maps this machine's k-th request to its index in the whole run.
+    shard: crate::plan::Shard,
 }
 
 impl Schedule {
-    /// The next request's index and intended send time, or `None` when the
-    /// run is over.
+    /// The next request's index (in the whole run) and intended send time,
+    /// or `None` when the run is over.
     fn next(&self) -> Option<(u64, Instant)> {
         if self.halted.load(Ordering::Relaxed) {
             return None;
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
         let intended = match self.interval {
-            Some(gap) => self.start + gap.mul_f64(i as f64),
+            Some(gap) => self.start + gap.mul_f64(k as f64),
             None => Instant::now(),
         };
         let over = match self.stop {
-            Stop::Requests(n) => i >= n,
+            Stop::Requests(n) => k >= n,
             Stop::Duration(d) => intended >= self.start + d,
         };
-        (!over).then_some((i, intended))
+        (!over).then_some((self.shard.request_index(k), intended))
     }
 
     fn halt(&self) {
@@ -104,6 +106,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         start,
         interval: config.rate.map(|r| Duration::from_secs_f64(1.0 / r)),
         halted: AtomicBool::new(false),
+        shard: config.shard,
     });
     let burst = config.burst.then(|| {
         Arc::new(Burst {

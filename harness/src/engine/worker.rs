@@ -84,7 +84,8 @@ impl Worker {
             }
             if self.id < size {
                 let round = burst.rounds.load(Ordering::Relaxed) - 1;
-                self.request(round * c + self.id as u64, Instant::now())
+                let k = round * c + self.id as u64;
+                self.request(self.schedule.shard.request_index(k), Instant::now())
                     .await;
             }
         }

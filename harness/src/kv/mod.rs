@@ -115,6 +115,7 @@ pub async fn run(base_url: &str, spec: &KvSpec, allow_remote: bool) -> Result<Kv
         TargetInfo {
             method: format!("{}/{}", plan.read.method, plan.write.method),
             url: format!("{base_url} (kv: {} · {})", plan.spec.read, plan.spec.write),
+            body: Some(plan.spec.write_body.clone()),
         },
         LoadInfo {
             concurrency: spec.concurrency,

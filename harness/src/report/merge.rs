@@ -19,6 +19,18 @@ impl Report {
         {
             return Err(ReportError::Mismatch("targets differ (method or path)"));
         }
+        if self.target.body != other.target.body {
+            return Err(ReportError::Mismatch(
+                "request bodies differ (body template)",
+            ));
+        }
+        if self.histogram.encoding != other.histogram.encoding
+            || self.histogram.unit != other.histogram.unit
+        {
+            return Err(ReportError::Mismatch(
+                "histogram settings differ (encoding or unit)",
+            ));
+        }
         if self.checks != other.checks {
             return Err(ReportError::Mismatch("checks differ"));
         }
@@ -50,7 +62,13 @@ impl Report {
         clusters.merge(std::mem::take(&mut self.failure_clusters));
         clusters.merge(other.failure_clusters.clone());
         self.failure_clusters = clusters.into_sorted();
-        self.duration_s += other.duration_s;
+        // Shards run side by side: the merged run lasted as long as the
+        // longest; runs one after another (no shard) add up.
+        self.duration_s = if other.shard.is_some() {
+            self.duration_s.max(other.duration_s)
+        } else {
+            self.duration_s + other.duration_s
+        };
         self.latency_ms = latency_of(&corrected);
         self.latency_uncorrected_ms = latency_of(&uncorrected);
         self.histogram.corrected = encode(&corrected);

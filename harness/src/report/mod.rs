@@ -79,6 +79,9 @@ pub struct Report {
     /// the history is linearizable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryCheck>,
+    /// For one shard of a split run: which. A merged report has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
 }
 
 /// The target.
@@ -88,6 +91,21 @@ pub struct TargetInfo {
     pub method: String,
     /// URL.
     pub url: String,
+    /// The body template (its text, or its length and hash if long): runs
+    /// merge only if they sent the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// Which part of a split run a report covers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// The run all shards belong to.
+    pub run_id: String,
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards in all.
+    pub count: u32,
 }
 
 /// The load shape.
@@ -229,6 +247,7 @@ impl Report {
             },
             halted: false,
             history: None,
+            shard: None,
         };
         report.recompute();
         report
@@ -266,6 +285,12 @@ impl Report {
                 self.gate.reasons.push(r);
             }
         }
+    }
+
+    /// Judges the run again with other thresholds.
+    pub fn regate(&mut self, gate: Gate) {
+        self.gate.gate = gate;
+        self.recompute();
     }
 
     /// Attaches a history check; the gate now also requires it linearizable.
