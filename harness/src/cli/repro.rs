@@ -48,7 +48,25 @@ pub struct ReproArgs {
     /// must repeat; any difference fails the run. Numbers may differ.
     #[arg(long, value_name = "DIR")]
     pub compare: Option<PathBuf>,
+    /// For each variant expected to fail, search the smallest concurrency,
+    /// then request count, that still reproduces the bug in ≥ 90% of trials.
+    #[arg(long)]
+    pub minimize: bool,
+    /// Trials per level for --minimize.
+    #[arg(long, default_value_t = 10, value_name = "K")]
+    pub minimize_trials: u32,
+    /// For `git bisect run`: run only the variants expected to pass, against
+    /// the tree as it is, and exit 0 good (the checks hold), 1 bad (the bug
+    /// is detected), 125 skip (inconclusive, or the server could not be built
+    /// or started).
+    #[arg(long, conflicts_with_all = ["minimize", "compare"])]
+    pub bisect: bool,
 }
+
+/// `git bisect run`'s exit codes.
+const BISECT_GOOD: u8 = 0;
+const BISECT_BAD: u8 = 1;
+const BISECT_SKIP: u8 = 125;
 
 impl ReproArgs {
     fn options(&self) -> ReproOptions {
@@ -68,6 +86,9 @@ impl ReproArgs {
         if self.all_trials {
             command.push_str(" --all-trials");
         }
+        if self.minimize {
+            command.push_str(" --minimize");
+        }
         if let Some(out) = &self.out {
             command.push_str(&format!(" --out {}", out.display()));
         }
@@ -83,6 +104,8 @@ impl ReproArgs {
             work_dir: self.work_dir.clone(),
             quiet: self.quiet,
             compare: self.compare.clone(),
+            minimize: self.minimize.then_some(self.minimize_trials.max(1)),
+            only_passing: self.bisect,
             command,
         }
     }
@@ -90,12 +113,46 @@ impl ReproArgs {
 
 pub(super) async fn run(args: &ReproArgs) -> u8 {
     match crate::repro::run(&args.options()).await {
+        Ok(outcome) if args.bisect => bisect_code(&outcome),
         Ok(outcome) => exit_code(&outcome),
         Err(e) => {
             warn(e);
-            EXIT_USAGE
+            if args.bisect {
+                BISECT_SKIP
+            } else {
+                EXIT_USAGE
+            }
         }
     }
+}
+
+/// good when every variant expected to pass passed; bad when one failed;
+/// skip when one could not run or stayed inconclusive.
+fn bisect_code(outcome: &ReproOutcome) -> u8 {
+    use crate::repro::Verdict;
+    let verdicts: Vec<Verdict> = outcome
+        .reports
+        .iter()
+        .flat_map(|r| r.variants.iter().map(|v| v.verdict))
+        .collect();
+    let code = if !outcome.errors.is_empty() || verdicts.is_empty() {
+        BISECT_SKIP
+    } else if verdicts.iter().any(|v| matches!(v, Verdict::Fail)) {
+        BISECT_BAD
+    } else if verdicts.iter().all(|v| matches!(v, Verdict::Pass)) {
+        BISECT_GOOD
+    } else {
+        BISECT_SKIP
+    };
+    say(&format!(
+        "repro --bisect: {}",
+        match code {
+            BISECT_GOOD => "good (the checks hold)",
+            BISECT_BAD => "bad (the bug is detected)",
+            _ => "skip (inconclusive or could not run)",
+        }
+    ));
+    code
 }
 
 /// 2 if a scenario could not run; 1 if a variant was not as expected; else 0.

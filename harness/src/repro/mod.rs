@@ -11,6 +11,7 @@
 //! [`run`] returns a [`ReproOutcome`]; the CLI maps it to an exit code.
 
 mod compare;
+mod minimize;
 pub mod render;
 pub mod server;
 mod trial;
@@ -53,6 +54,11 @@ pub struct ReproOptions {
     pub quiet: bool,
     /// Committed reports whose verdicts and symptoms the run must repeat.
     pub compare: Option<PathBuf>,
+    /// For variants expected to fail: search the smallest reproduction,
+    /// with this many trials per level.
+    pub minimize: Option<u32>,
+    /// Run only the variants expected to pass (for `git bisect run`).
+    pub only_passing: bool,
     /// The command line, for the index of `out`.
     pub command: String,
 }
@@ -71,6 +77,8 @@ impl Default for ReproOptions {
             work_dir: None,
             quiet: false,
             compare: None,
+            minimize: None,
+            only_passing: false,
             command: "racegate repro".into(),
         }
     }
@@ -301,6 +309,9 @@ async fn run_scenario(
     let started = Instant::now();
     let mut variants = Vec::new();
     for (name, variant) in &scenario.variants {
+        if opts.only_passing && variant.expect != Expect::Pass {
+            continue;
+        }
         let base = opts.trials.unwrap_or(scenario.trials);
         let budget = TrialBudget {
             base: match (opts.quick, variant.expect) {
@@ -312,13 +323,21 @@ async fn run_scenario(
             verbose: !opts.quiet,
         };
         let trials = trial::run_variant(scenario, name, variant, budget, scratch).await?;
-        variants.push(VariantReport::judge(
+        let detecting_step = trials.detecting_step;
+        let mut report = VariantReport::judge(
             name,
             variant.expect,
             variant.symptom().cloned(),
             &scenario.verdict,
             trials,
-        ));
+        );
+        if let (Some(k), Some(step), Verdict::Fail) =
+            (opts.minimize, detecting_step, report.verdict)
+        {
+            report.minimal =
+                minimize::minimize(scenario, name, variant, step, k, !opts.quiet, scratch).await?;
+        }
+        variants.push(report);
     }
     Ok(ScenarioReport {
         schema_version: SCHEMA_VERSION,

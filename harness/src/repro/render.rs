@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use super::verdict::{ScenarioReport, VariantReport, Verdict};
+use super::verdict::{Minimal, ScenarioReport, VariantReport, Verdict};
 use super::ReproError;
 use crate::outcome::FailureKind;
 use crate::render::junit::{Case, Suite};
@@ -110,6 +110,9 @@ pub fn terminal(r: &ScenarioReport, quiet: bool) -> String {
             v.expect.name(),
             verdict_words(v)
         );
+        if let Some(m) = &v.minimal {
+            s.push_str(&minimal_lines(m, "      "));
+        }
         // What was seen instead is always worth showing when it went wrong.
         if quiet && v.ok {
             continue;
@@ -136,6 +139,39 @@ pub fn terminal(r: &ScenarioReport, quiet: bool) -> String {
                 truncate(&c.message, 140)
             );
         }
+    }
+    s
+}
+
+/// The `--minimize` result: the smallest level and every level tried.
+fn minimal_lines(m: &Minimal, indent: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{indent}smallest reproduction of {:?}: concurrency {}, {} requests (detected in {}/{} trials){}",
+        m.step,
+        m.concurrency,
+        m.requests,
+        m.detected_trials,
+        m.trials,
+        if m.non_monotonic {
+            "; NOT monotonic: a lighter load reproduced where a heavier one did not"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(s, "{indent}  concurrency  requests  detected  95% CI");
+    for l in &m.levels {
+        let _ = writeln!(
+            s,
+            "{indent}  {:>11}  {:>8}  {:>4}/{:<3}  {}–{}",
+            l.concurrency,
+            l.requests,
+            l.detected_trials,
+            l.trials,
+            percent(l.detection_ci95[0]),
+            percent(l.detection_ci95[1])
+        );
     }
     s
 }
@@ -224,6 +260,33 @@ fn markdown(r: &ScenarioReport) -> String {
                     c.count,
                     c.kind.name(),
                     markdown::cell(&truncate(&c.message, 200))
+                );
+            }
+        }
+    }
+    for v in &r.variants {
+        if let Some(m) = &v.minimal {
+            let _ = writeln!(
+                s,
+                "\n## Smallest reproduction of `{}`\n\nStep {}: **concurrency {}, {} requests**, detected in {}/{} trials{}.\n\n| concurrency | requests | detected | 95% CI |\n|---|---|---|---|",
+                v.name,
+                markdown::code(&m.step),
+                m.concurrency,
+                m.requests,
+                m.detected_trials,
+                m.trials,
+                if m.non_monotonic { " (not monotonic: a lighter load reproduced where a heavier one did not)" } else { "" }
+            );
+            for l in &m.levels {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {}/{} | {}–{} |",
+                    l.concurrency,
+                    l.requests,
+                    l.detected_trials,
+                    l.trials,
+                    percent(l.detection_ci95[0]),
+                    percent(l.detection_ci95[1])
                 );
             }
         }

@@ -104,10 +104,16 @@ impl ServerProcess {
             .map_err(ServerError::Port)?
             .port();
         let db = dir.join("server.db");
+        // Absolute: the server runs in the trial's scratch directory.
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        let scenario_dir = absolute(scenario.path.parent().unwrap_or(Path::new(".")));
+        let cwd = absolute(Path::new("."));
         let fill = |s: &str| {
             s.replace("{port}", &port.to_string())
                 .replace("{db}", &db.display().to_string())
                 .replace("{dir}", &dir.display().to_string())
+                .replace("{scenario_dir}", &scenario_dir.display().to_string())
+                .replace("{cwd}", &cwd.display().to_string())
         };
         let mut argv: Vec<String> = if !variant.command.is_empty() {
             variant.command.iter().map(|s| fill(s)).collect()

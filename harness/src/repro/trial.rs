@@ -162,6 +162,9 @@ pub(super) async fn run_variant(
                 }
             };
             failed |= step_failed;
+            if seen && !detected && trials.detecting_step.is_none() {
+                trials.detecting_step = Some(i);
+            }
             detected |= seen;
             if detected && halt.is_some() {
                 // The verdict is certain; the rest would only be waiting.

@@ -67,6 +67,8 @@ pub struct Trials {
     pub state_checks: Vec<StateSummary>,
     /// The last trial stopped at its first detection.
     pub stopped_early: bool,
+    /// The first step that showed the symptom, in the first trial that did.
+    pub detecting_step: Option<usize>,
 }
 
 /// One variant over all trials.
@@ -108,6 +110,48 @@ pub struct VariantReport {
     pub state_checks: Vec<StateSummary>,
     /// Each fire step's report, merged over the trials.
     pub steps: Vec<Report>,
+    /// With `--minimize`: the smallest load that still reproduces the bug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimal: Option<Minimal>,
+}
+
+/// The smallest reproduction `--minimize` found for a variant expected to
+/// fail: the detecting step's concurrency, then its request count, searched
+/// down (halving, then bisecting) to the smallest level at which the bug
+/// is still detected in at least 90 % of the trials.
+#[derive(Clone, Debug, Serialize)]
+pub struct Minimal {
+    /// The step searched (its name).
+    pub step: String,
+    /// The smallest concurrency that still reproduces it.
+    pub concurrency: usize,
+    /// At that concurrency, the fewest requests.
+    pub requests: u64,
+    /// Detections at that level.
+    pub detected_trials: u32,
+    /// Trials at that level.
+    pub trials: u32,
+    /// Every level tried, in order.
+    pub levels: Vec<Level>,
+    /// A lower level reproduced more reliably than a higher one: the
+    /// detection rate is not monotonic in the load, so the minimum is a
+    /// best effort.
+    pub non_monotonic: bool,
+}
+
+/// One level tried by `--minimize`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Level {
+    /// Concurrency.
+    pub concurrency: usize,
+    /// Requests.
+    pub requests: u64,
+    /// Trials in which the bug was detected.
+    pub detected_trials: u32,
+    /// Trials run.
+    pub trials: u32,
+    /// 95 % Wilson interval of the detection rate.
+    pub detection_ci95: [f64; 2],
 }
 
 /// One scenario's outcome.
@@ -210,6 +254,7 @@ impl VariantReport {
             failure_clusters: clusters.into_sorted(),
             state_checks: trials.state_checks,
             steps: trials.steps,
+            minimal: None,
         }
     }
 }

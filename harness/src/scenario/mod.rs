@@ -40,7 +40,10 @@
 //! checks: the verdict is "bug detected" only when the symptom is seen.
 //!
 //! Placeholders in the command, args and env: `{port}` (a free loopback
-//! port), `{db}` (a fresh database path), `{dir}` (the trial's scratch dir).
+//! port), `{db}` (a fresh database path), `{dir}` (the trial's scratch dir,
+//! where the server runs), `{scenario_dir}` (the scenario file's directory)
+//! and `{cwd}` (where racegate was started, e.g. a checked-out tree under
+//! `git bisect`).
 
 mod step;
 
@@ -272,6 +275,22 @@ impl Scenario {
     /// The steps, checked.
     pub fn steps(&self) -> &[PlannedStep] {
         &self.planned
+    }
+
+    /// The same scenario cut after step `step` (from 0), that step's load
+    /// set to `concurrency` workers and `requests` requests: one level of
+    /// `repro --minimize`. `None` unless `step` is a fire step.
+    pub fn at_load(&self, step: usize, concurrency: usize, requests: u64) -> Option<Scenario> {
+        let mut cut = self.clone();
+        cut.planned.truncate(step + 1);
+        match cut.planned.get_mut(step) {
+            Some(PlannedStep::Fire(f)) => {
+                f.concurrency = concurrency.max(1);
+                f.requests = requests.max(1);
+                Some(cut)
+            }
+            _ => None,
+        }
     }
 
     fn validate(&mut self) -> Result<(), ScenarioProblem> {
