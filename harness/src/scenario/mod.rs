@@ -55,7 +55,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{Symptom, SymptomError};
 
-pub use step::{FireStep, KvStep, PlannedStep, StateCondition, StateStep, Step, StepError};
+pub use step::{
+    FireStep, KvStep, PlannedStep, StateCondition, StateMismatch, StateStep, Step, StepError,
+};
 
 /// A scenario file, as written and checked.
 #[derive(Clone, Debug, Deserialize)]

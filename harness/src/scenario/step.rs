@@ -211,25 +211,26 @@ pub enum StateCondition {
     },
 }
 
+/// How a state check missed, in words (`is 13, expected 128`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StateMismatch(pub String);
+
 impl StateCondition {
     /// Whether `found` meets the condition; the error says how it missed.
-    pub fn check(&self, found: Option<&Value>) -> Result<(), String> {
+    pub fn check(&self, found: Option<&Value>) -> Result<(), StateMismatch> {
+        let miss = |m: String| Err(StateMismatch(m));
         let Some(found) = found else {
-            return Err("missing".into());
+            return miss("missing".into());
         };
         match self {
             StateCondition::Equals(want) if found == want => Ok(()),
-            StateCondition::Equals(want) => Err(format!("is {found}, expected {want}")),
-            StateCondition::Within { .. } => {
-                let n = found
-                    .as_f64()
-                    .ok_or_else(|| format!("is {found}, not a number"))?;
-                if self.holds_for(n) {
-                    Ok(())
-                } else {
-                    Err(format!("is {n}, expected {}", self.describe()))
-                }
-            }
+            StateCondition::Equals(want) => miss(format!("is {found}, expected {want}")),
+            StateCondition::Within { .. } => match found.as_f64() {
+                None => miss(format!("is {found}, not a number")),
+                Some(n) if self.holds_for(n) => Ok(()),
+                Some(n) => miss(format!("is {n}, expected {}", self.describe())),
+            },
         }
     }
 
