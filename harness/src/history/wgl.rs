@@ -157,19 +157,13 @@ pub(super) fn check_register(ops: &[&Op], deadline: Instant) -> KeyVerdict {
         if steps % 4096 == 0 && Instant::now() > deadline {
             return KeyVerdict::Unknown;
         }
-        if entry == list.head {
-            // Every remaining call was tried and none fits: back up.
-            let Some((call, before)) = stack.pop() else {
-                return KeyVerdict::Violation { stuck: deepest };
-            };
-            linearized ^= keys[list.op[call]];
-            state = before;
-            list.unlift(call);
-            entry = list.next[call];
-            continue;
-        }
-        let op = list.op[entry];
-        if list.is_call[entry] {
+        // At the sentinel every remaining call was tried and none fits; at
+        // a return, its operation is not linearized yet although it must
+        // have taken effect by now. Either way the last choice was wrong.
+        let wrong_turn = if entry == list.head {
+            true
+        } else if list.is_call[entry] {
+            let op = list.op[entry];
             if let Some(next) = step(state, ops[op]) {
                 linearized ^= keys[op];
                 if seen.insert((linearized, next)) {
@@ -182,15 +176,17 @@ pub(super) fn check_register(ops: &[&Op], deadline: Instant) -> KeyVerdict {
                 linearized ^= keys[op];
             }
             entry = list.next[entry];
+            false
         } else {
-            // A return whose operation is not linearized: it must have taken
-            // effect before this point, and no choice so far allows it.
             if deepest.blocking.is_none() || stack.len() > deepest.linearized.len() {
                 deepest = Stuck {
                     linearized: stack.iter().map(|&(e, _)| list.op[e]).collect(),
-                    blocking: Some(op),
+                    blocking: Some(list.op[entry]),
                 };
             }
+            true
+        };
+        if wrong_turn {
             let Some((call, before)) = stack.pop() else {
                 return KeyVerdict::Violation { stuck: deepest };
             };
