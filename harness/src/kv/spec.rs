@@ -132,7 +132,7 @@ impl Operation {
         };
         let (method, path) = spec.trim().split_once(' ').ok_or_else(bad)?;
         let path = path.trim();
-        if !path.starts_with('/') {
+        if !path.starts_with('/') || path.replace("{key}", "k").parse::<hyper::Uri>().is_err() {
             return Err(bad());
         }
         Ok(Self {
@@ -186,6 +186,14 @@ impl KvSpec {
                 "--read-value {:?} must be a JSON pointer such as /value",
                 self.read_value
             )));
+        }
+        if let Some(prefix) = &self.key_prefix {
+            let safe = |c: char| c.is_ascii_alphanumeric() || "-_.~:".contains(c);
+            if prefix.is_empty() || !prefix.chars().all(safe) {
+                return Err(KvSpecError::Template(format!(
+                    "--key-prefix {prefix:?} must be non-empty and use only A-Z a-z 0-9 - _ . ~ : (it goes into paths and JSON bodies as is)"
+                )));
+            }
         }
         if self.keys == 0 || self.concurrency == 0 || self.requests == 0 {
             return Err(KvSpecError::Range(
