@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{handler, index_of, serve, Answer};
+use common::{handler, index_of, serve_on_thread, Answer, ThreadServer};
 
 fn racegate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_racegate"))
@@ -20,30 +20,15 @@ fn stderr(o: &Output) -> String {
 }
 
 /// A server on its own runtime thread: every 10th request a 500.
-fn flaky_server() -> (
-    std::net::SocketAddr,
-    std::thread::JoinHandle<()>,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let addr = serve(handler(|body| async move {
-                let i = index_of(&body);
-                if i % 10 == 9 {
-                    Answer::Respond(500, r#"{"error": "flaky"}"#.into())
-                } else {
-                    Answer::Respond(200, format!(r#"{{"response": "r{i}", "n": 3}}"#))
-                }
-            }))
-            .await;
-            addr_tx.send(addr).unwrap();
-            let _ = stop_rx.await;
-        });
-    });
-    (addr_rx.recv().unwrap(), thread, stop_tx)
+fn flaky_server() -> ThreadServer {
+    serve_on_thread(handler(|body| async move {
+        let i = index_of(&body);
+        if i % 10 == 9 {
+            Answer::Respond(500, r#"{"error": "flaky"}"#.into())
+        } else {
+            Answer::Respond(200, format!(r#"{{"response": "r{i}", "n": 3}}"#))
+        }
+    }))
 }
 
 fn validate_against_schema(report: &Path) {
@@ -64,7 +49,8 @@ fn validate_against_schema(report: &Path) {
 
 #[test]
 fn exit_0_when_the_gate_passes_and_reports_are_valid() {
-    let (addr, thread, stop) = flaky_server();
+    let server = flaky_server();
+    let addr = server.addr;
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://{addr}/api");
     let o = racegate(&[
@@ -112,13 +98,13 @@ fn exit_0_when_the_gate_passes_and_reports_are_valid() {
     assert_eq!(suite.attribute("failures"), Some("0"));
     let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(md.contains("90%") && md.contains("flaky"), "{md}");
-    drop(stop);
-    thread.join().unwrap();
+    drop(server);
 }
 
 #[test]
 fn exit_1_when_the_gate_fails() {
-    let (addr, thread, stop) = flaky_server();
+    let server = flaky_server();
+    let addr = server.addr;
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://{addr}/api");
     let o = racegate(&[
@@ -168,8 +154,7 @@ fn exit_1_when_the_gate_fails() {
         "--quiet",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    drop(stop);
-    thread.join().unwrap();
+    drop(server);
 }
 
 #[test]
@@ -224,7 +209,8 @@ fn exit_2_for_usage_and_setup_errors_with_a_one_line_reason() {
 
 #[test]
 fn merge_adds_runs_exactly() {
-    let (addr, thread, stop) = flaky_server();
+    let server = flaky_server();
+    let addr = server.addr;
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let url = format!("http://{addr}/api");
     for d in &dirs {
@@ -263,6 +249,5 @@ fn merge_adds_runs_exactly() {
     assert_eq!((m.total, m.passed), (100, 90));
     assert_eq!(m.failure_clusters.iter().map(|c| c.count).sum::<u64>(), 10);
     validate_against_schema(&merged.path().join("report.json"));
-    drop(stop);
-    thread.join().unwrap();
+    drop(server);
 }

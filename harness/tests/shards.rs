@@ -10,40 +10,26 @@ use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::{handler, index_of, serve, Answer};
+use common::{handler, index_of, serve_on_thread, Answer, ThreadServer};
 
 /// A server on its own runtime thread that records every `{i}` it gets and
 /// fails every 10th.
-fn recording_server() -> (
-    std::net::SocketAddr,
-    Arc<Mutex<Vec<u64>>>,
-    tokio::sync::oneshot::Sender<()>,
-) {
+fn recording_server() -> (ThreadServer, Arc<Mutex<Vec<u64>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let record = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let addr = serve(handler(move |body| {
-                let record = Arc::clone(&record);
-                async move {
-                    let i = index_of(&body);
-                    record.lock().unwrap().push(i);
-                    if i % 10 == 9 {
-                        Answer::Respond(500, r#"{"error": "every tenth"}"#.into())
-                    } else {
-                        Answer::Respond(200, r#"{"response": "ok"}"#.into())
-                    }
-                }
-            }))
-            .await;
-            addr_tx.send(addr).unwrap();
-            let _ = stop_rx.await;
-        });
-    });
-    (addr_rx.recv().unwrap(), seen, stop_tx)
+    let server = serve_on_thread(handler(move |body| {
+        let record = Arc::clone(&record);
+        async move {
+            let i = index_of(&body);
+            record.lock().unwrap().push(i);
+            if i % 10 == 9 {
+                Answer::Respond(500, r#"{"error": "every tenth"}"#.into())
+            } else {
+                Answer::Respond(200, r#"{"response": "ok"}"#.into())
+            }
+        }
+    }));
+    (server, seen)
 }
 
 fn racegate(args: &[&str]) -> Command {
@@ -59,7 +45,8 @@ fn merged(o: &Output) -> serde_json::Value {
 
 #[test]
 fn four_shards_deliver_every_index_once_and_merge_exactly() {
-    let (addr, seen, _stop) = recording_server();
+    let (server, seen) = recording_server();
+    let addr = server.addr;
     let url = format!("http://{addr}/");
     let dir = tempfile::tempdir().unwrap();
     let start_at = (std::time::SystemTime::now() + std::time::Duration::from_millis(800))

@@ -185,38 +185,20 @@ async fn connect(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<SendRequest<Full<Bytes>>, ConnError> {
+    // Both steps bounded by `timeout`; either failure said in words.
+    let too_slow = || format!("no answer within {timeout:?}");
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            return Err(ConnError::Connect {
-                addr,
-                reason: e.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(ConnError::Connect {
-                addr,
-                reason: format!("no answer within {timeout:?}"),
-            })
-        }
-    };
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(too_slow()),
+    }
+    .map_err(|reason| ConnError::Connect { addr, reason })?;
     let _ = stream.set_nodelay(true);
     let (sender, connection) =
         match tokio::time::timeout(timeout, http1::handshake(TokioIo::new(stream))).await {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => {
-                return Err(ConnError::Handshake {
-                    addr,
-                    reason: e.to_string(),
-                })
-            }
-            Err(_) => {
-                return Err(ConnError::Handshake {
-                    addr,
-                    reason: format!("no answer within {timeout:?}"),
-                })
-            }
-        };
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(too_slow()),
+        }
+        .map_err(|reason| ConnError::Handshake { addr, reason })?;
     tokio::spawn(async move {
         // Errors surface through the sender; nothing to do here.
         let _ = connection.await;

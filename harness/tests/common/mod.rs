@@ -93,3 +93,39 @@ pub fn index_of(body: &str) -> u64 {
         .and_then(|v| v["i"].as_u64())
         .unwrap_or(u64::MAX)
 }
+
+/// A test server on its own runtime thread, for tests that run the built
+/// binary (which needs the server alive outside any test runtime). Dropping
+/// it stops the server and joins the thread.
+pub struct ThreadServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Serves `handler` on 127.0.0.1:0 on a thread with its own runtime.
+pub fn serve_on_thread(handler: Handler) -> ThreadServer {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            addr_tx.send(serve(handler).await).unwrap();
+            let _ = stop_rx.await;
+        });
+    });
+    ThreadServer {
+        addr: addr_rx.recv().unwrap(),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for ThreadServer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
