@@ -45,8 +45,14 @@ pub struct Clusters {
 }
 
 impl Clusters {
-    /// Records one failure.
-    pub fn record(&mut self, kind: FailureKind, request: u64, status: Option<u16>, message: &str) {
+    /// Records one failure; returns its cluster's normalised message.
+    pub fn record(
+        &mut self,
+        kind: FailureKind,
+        request: u64,
+        status: Option<u16>,
+        message: &str,
+    ) -> &str {
         let mut key = normalise(message);
         if !self.index.contains_key(&(kind, key.clone())) && self.clusters.len() >= MAX_CLUSTERS {
             key = "(other messages: cluster limit reached)".to_owned();
@@ -57,10 +63,17 @@ impl Clusters {
             status,
             detail,
         };
-        self.add(kind, key, 1, vec![example]);
+        let i = self.add(kind, key, 1, vec![example]);
+        &self.clusters[i].message
     }
 
-    fn add(&mut self, kind: FailureKind, message: String, count: u64, examples: Vec<Example>) {
+    fn add(
+        &mut self,
+        kind: FailureKind,
+        message: String,
+        count: u64,
+        examples: Vec<Example>,
+    ) -> usize {
         let i = *self
             .index
             .entry((kind, message.clone()))
@@ -80,12 +93,13 @@ impl Clusters {
                 c.examples.push(e);
             }
         }
+        i
     }
 
     /// Folds another worker's clusters into these.
     pub fn merge(&mut self, other: Vec<FailureCluster>) {
         for c in other {
-            self.add(c.kind, c.message, c.count, c.examples);
+            let _ = self.add(c.kind, c.message, c.count, c.examples);
         }
     }
 

@@ -95,6 +95,7 @@ pub struct Fire {
     checks: CheckSpec,
     gate: Gate,
     allow_remote: bool,
+    bucket_ms: u64,
     /// Builder inputs that cannot be used, reported by `resolve`.
     invalid: Vec<HeaderError>,
 }
@@ -120,6 +121,7 @@ impl Fire {
             checks: CheckSpec::default(),
             gate: Gate::default(),
             allow_remote: false,
+            bucket_ms: crate::timeline::DEFAULT_BUCKET_MS,
             invalid: Vec::new(),
         }
     }
@@ -147,6 +149,13 @@ impl Fire {
             Ok(header) => self.request.headers.push(header),
             Err(e) => self.invalid.push(e),
         }
+        self
+    }
+
+    /// Sets the timeline's bucket width (default 100 ms; widened on long
+    /// runs so that a timeline never exceeds 2,000 buckets).
+    pub fn timeline_bucket(mut self, width: Duration) -> Self {
+        self.bucket_ms = u64::try_from(width.as_millis()).unwrap_or(u64::MAX);
         self
     }
 
@@ -304,6 +313,9 @@ impl Fire {
                 self.gate.min_pass_rate
             ));
         }
+        if self.bucket_ms == 0 {
+            return invalid("--bucket must be at least 1ms".to_owned());
+        }
         let target = resolve_target(&self.url, self.allow_remote).await?;
         ensure_listening(&target, self.timeout).await?;
         Ok(FireConfig {
@@ -320,6 +332,7 @@ impl Fire {
             timeout: self.timeout,
             checks,
             gate: self.gate,
+            bucket_ms: self.bucket_ms,
         })
     }
 
@@ -368,6 +381,7 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
         finished.elapsed.as_secs_f64(),
     );
     report.halted = finished.halted;
+    report.set_timeline(&finished.timeline);
     if config.shard != Shard::WHOLE || config.run_id.is_some() {
         report.shard = Some(ShardInfo {
             run_id: config.run_id.clone().unwrap_or_default(),

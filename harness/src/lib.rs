@@ -10,7 +10,8 @@
 //! - [`engine`]: workers, connections, closed/open loop, burst, halting.
 //! - [`report`]: the report model, exact merging, and its Markdown/JUnit/terminal forms.
 //! - [`plan`]: a resolved run ([`FireConfig`], [`Stop`], [`Halt`]).
-//! - [`stats`]: per-worker tallies and HDR histograms; [`cluster`]: failure messages normalised.
+//! - [`stats`]: per-worker tallies and HDR histograms; [`cluster`]: failure messages normalised;
+//!   [`timeline`]: the run over time, in bounded wall-clock buckets.
 //! - [`check`]: the one check specification ([`CheckSpec`]), judging, symptoms.
 //! - [`request`]: target, method, headers and body templates; [`gate`]: thresholds.
 //! - [`render`]: the rendering layer every report shares (text, Markdown, JUnit, the history view).
@@ -37,6 +38,7 @@ pub mod repro;
 pub mod request;
 pub mod scenario;
 pub mod stats;
+pub mod timeline;
 
 pub use check::{CheckSpec, Checks, StatusSet, Symptom};
 pub use fire::{Fire, FireError};

@@ -94,4 +94,6 @@ pub struct FireConfig {
     pub checks: Checks,
     /// Thresholds.
     pub gate: Gate,
+    /// The timeline's bucket width in ms (widened on long runs).
+    pub bucket_ms: u64,
 }

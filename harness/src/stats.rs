@@ -85,7 +85,7 @@ impl RunStats {
         self.passed += 1;
     }
 
-    /// Records a failure.
+    /// Records a failure; returns its cluster's normalised message.
     pub fn fail(
         &mut self,
         kind: FailureKind,
@@ -93,13 +93,13 @@ impl RunStats {
         request: u64,
         status: Option<u16>,
         message: &str,
-    ) {
+    ) -> &str {
         self.total += 1;
         self.failures[kind as usize] += 1;
         if let Some(c) = check.and_then(|c| self.check_failures.get_mut(c)) {
             *c += 1;
         }
-        self.clusters.record(kind, request, status, message);
+        self.clusters.record(kind, request, status, message)
     }
 
     /// Folds another worker's tallies into these.

@@ -1,7 +1,7 @@
 //! Scale-out: four shards of a 1,000-request run, started together, deliver
 //! each `{i}` in 0..999 exactly once; `merge` says 1,000 whether it reads the
 //! report files or the shards' JSON lines on stdin (as `kubectl logs` gives
-//! them, summaries interleaved), warns about missing shards, refuses runs
+//! them, summaries interleaved) and on the timeline, warns about missing shards, refuses runs
 //! that cannot merge, and gates the union with fire's flags.
 
 mod common;
@@ -138,6 +138,30 @@ fn four_shards_deliver_every_index_once_and_merge_exactly() {
         (files["total"].as_u64(), files["passed"].as_u64()),
         (Some(1000), Some(900))
     );
+    // …its timeline on the shards' shared wall-clock grid sums to the
+    // merged totals, bucket for bucket, and every failure names its cluster.
+    let buckets = files["timeline"]["buckets"].as_array().unwrap();
+    let sum = |field: &str| {
+        buckets
+            .iter()
+            .map(|b| b[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("sent"), sum("passed"), sum("failed")),
+        (1000, 900, 100)
+    );
+    let by_cluster: u64 = buckets
+        .iter()
+        .flat_map(|b| {
+            b["failed_by_cluster"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|pair| pair[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_cluster, 100);
     // …equals the merge of the JSON lines on stdin, summaries and all.
     let mut child = racegate(&["merge", "-", "--json", "--min-pass-rate", "0.85"])
         .stdin(Stdio::piped())

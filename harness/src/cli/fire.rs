@@ -60,9 +60,12 @@ pub struct FireArgs {
     /// Gate: highest acceptable p99 latency in milliseconds.
     #[arg(long)]
     pub max_p99_ms: Option<f64>,
-    /// Write report.json, report.md and junit.xml here.
+    /// Write report.json, report.md, report.html and junit.xml here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Timeline bucket width (widened on long runs: at most 2,000 buckets).
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub bucket: Duration,
     /// Allow a target that is not on this machine.
     #[arg(long)]
     pub allow_remote: bool,
@@ -81,7 +84,7 @@ pub struct FireArgs {
     /// Print the report as one line of JSON on stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// No progress bar and no summary.
+    /// No live line and no summary.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -134,6 +137,7 @@ impl FireArgs {
             .concurrency(self.concurrency)
             .timeout(self.timeout)
             .allow_remote(self.allow_remote)
+            .timeline_bucket(self.bucket)
             .checks(self.checks.clone())
             .gate(Gate {
                 min_pass_rate: self.min_pass_rate,
@@ -241,26 +245,65 @@ fn spawn_progress(
         }
     };
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {msg}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     let b = bar.clone();
     let started = std::time::Instant::now();
     let task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        let mut last_done = 0;
         loop {
             tick.tick().await;
             let done = progress.done.load(Ordering::Relaxed);
             let failed = progress.failed.load(Ordering::Relaxed);
+            let elapsed = started.elapsed();
             match stop {
                 Stop::Requests(_) => b.set_position(done),
                 Stop::Duration(_) => {
-                    b.set_position(started.elapsed().as_millis().try_into().unwrap_or(u64::MAX))
+                    b.set_position(elapsed.as_millis().try_into().unwrap_or(u64::MAX))
                 }
             }
-            let rps = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            b.set_message(format!("{done} done, {failed} failed, {rps:.0} req/s"));
+            let now = crate::engine::unix_ms(std::time::SystemTime::now());
+            let p99_us = progress.with_timeline(|t| t.recent(now, 1000).latency.quantile(0.99));
+            b.set_message(live_line(elapsed, done - last_done, done, failed, p99_us));
+            last_done = done;
         }
     });
     (bar, task)
+}
+
+/// The live line: elapsed, requests in the last second, the pass rate so
+/// far, and the p99 of the last second's answers.
+fn live_line(elapsed: Duration, last_second: u64, done: u64, failed: u64, p99_us: u64) -> String {
+    let pass = if done == 0 {
+        "-".to_owned()
+    } else {
+        crate::render::text::percent((done - failed) as f64 / done as f64)
+    };
+    let p99 = if p99_us == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.1} ms", p99_us as f64 / 1000.0)
+    };
+    format!(
+        "{:>5.0}s  {last_second:>7} req/s  pass {pass}  p99 {p99}  ({done} done, {failed} failed)",
+        elapsed.as_secs_f64()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_line_names_its_figures() {
+        let line = live_line(Duration::from_millis(3200), 9812, 30_000, 15, 4200);
+        assert!(
+            line.starts_with("    3s     9812 req/s  pass 99.95%  p99 4.2 ms"),
+            "{line}"
+        );
+        assert!(live_line(Duration::ZERO, 0, 0, 0, 0).contains("pass -  p99 -"));
+    }
 }

@@ -30,8 +30,10 @@ pub struct ReproArgs {
     /// the bug), the full count for variants that must pass.
     #[arg(long)]
     pub quick: bool,
-    /// Variants that must fail run every trial instead of stopping at the
-    /// first detection (slower; gives detection rates).
+
+    /// Variants that must fail run every trial, and every request of every
+    /// step, instead of stopping at the first detection (slower; gives
+    /// detection rates and full timelines).
     #[arg(long)]
     pub all_trials: bool,
     /// Write repro.json, repro.md and junit.xml per scenario here, plus an

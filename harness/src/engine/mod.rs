@@ -11,8 +11,8 @@ mod client;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::HeaderMap;
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
+use crate::timeline::Timeline;
 
 pub use client::{get_once, Client, ConnError, Exchange};
 use worker::Worker;
@@ -35,6 +36,23 @@ pub struct Progress {
     pub done: AtomicU64,
     /// Requests failed.
     pub failed: AtomicU64,
+    /// The run's timeline: each worker adds its bucket when it moves on to
+    /// the next one (and at its end), so it lags the present by at most a
+    /// bucket per worker.
+    pub timeline: Mutex<Timeline>,
+}
+
+impl Progress {
+    /// Runs `f` on the timeline (a panicked worker leaves it usable).
+    pub fn with_timeline<R>(&self, f: impl FnOnce(&mut Timeline) -> R) -> R {
+        f(&mut self.timeline.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Now, in ms since the Unix epoch.
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A finished run.
@@ -46,6 +64,8 @@ pub struct Finished {
     pub elapsed: Duration,
     /// Whether the run's halt rule ended it early.
     pub halted: bool,
+    /// The run over time.
+    pub timeline: Timeline,
 }
 
 /// Hands out request indices and says when the run is over.
@@ -53,6 +73,8 @@ struct Schedule {
     next: AtomicU64,
     stop: Stop,
     start: Instant,
+    /// `start` on the wall clock, ms since the Unix epoch.
+    start_unix_ms: u64,
     /// Time between intended sends, with `--rate`.
     interval: Option<Duration>,
     /// Set by the first failure that triggers the halt rule.
@@ -87,6 +109,12 @@ impl Schedule {
     fn is_halted(&self) -> bool {
         self.halted.load(Ordering::Relaxed)
     }
+
+    /// When `t` was on the wall clock, ms since the Unix epoch.
+    fn unix_ms_of(&self, t: Instant) -> u64 {
+        let since = t.saturating_duration_since(self.start).as_millis();
+        self.start_unix_ms + u64::try_from(since).unwrap_or(u64::MAX / 2)
+    }
 }
 
 /// Shared by the workers of a burst run.
@@ -100,10 +128,13 @@ struct Burst {
 /// Runs the load described by `config`.
 pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
     let start = Instant::now();
+    let start_unix_ms = unix_ms(SystemTime::now());
+    progress.with_timeline(|t| *t = Timeline::new(start_unix_ms, config.bucket_ms));
     let schedule = Arc::new(Schedule {
         next: AtomicU64::new(0),
         stop: config.stop,
         start,
+        start_unix_ms,
         interval: config.rate.map(|r| Duration::from_secs_f64(1.0 / r)),
         halted: AtomicBool::new(false),
         shard: config.shard,
@@ -145,6 +176,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         stats: total,
         elapsed: start.elapsed(),
         halted: schedule.is_halted(),
+        timeline: progress.with_timeline(|t| t.clone()),
     }
 }
 

@@ -15,6 +15,7 @@ use super::{Burst, Progress, Schedule};
 use crate::outcome::FailureKind;
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
+use crate::timeline::Bucket;
 
 pub(super) struct Worker {
     id: usize,
@@ -24,6 +25,8 @@ pub(super) struct Worker {
     schedule: Arc<Schedule>,
     stats: RunStats,
     client: Client,
+    /// The timeline bucket being filled: its base index and counts.
+    bucket: (u64, Bucket),
 }
 
 impl Worker {
@@ -44,7 +47,33 @@ impl Worker {
             schedule,
             stats,
             client,
+            bucket: (0, Bucket::default()),
         }
+    }
+
+    /// Moves to the timeline bucket holding `intended`, handing the one
+    /// filled so far to the shared timeline.
+    fn bucket_for(&mut self, intended: Instant) {
+        let unix_ms = self.schedule.unix_ms_of(intended);
+        let index = unix_ms / self.config.bucket_ms.max(1);
+        if index != self.bucket.0 {
+            self.flush();
+            self.bucket.0 = index;
+        }
+    }
+
+    /// Hands the current bucket to the shared timeline.
+    fn flush(&mut self) {
+        let (index, bucket) = &mut self.bucket;
+        if bucket.sent() > 0 {
+            let bucket = std::mem::take(bucket);
+            self.progress.with_timeline(|t| t.add(*index, &bucket));
+        }
+    }
+
+    fn finish(mut self) -> RunStats {
+        self.flush();
+        self.stats
     }
 
     pub(super) async fn run(mut self) -> RunStats {
@@ -55,7 +84,7 @@ impl Worker {
             }
             self.request(index, intended).await;
         }
-        self.stats
+        self.finish()
     }
 
     /// Burst mode: every round, all workers meet at a barrier, the leader
@@ -89,10 +118,11 @@ impl Worker {
                     .await;
             }
         }
-        self.stats
+        self.finish()
     }
 
     async fn request(&mut self, index: u64, intended: Instant) {
+        self.bucket_for(intended);
         let exchange = match self.client.connect().await {
             Err(e) => Exchange::Failed {
                 kind: FailureKind::Connect,
@@ -105,6 +135,11 @@ impl Worker {
                 if let Exchange::Answered { .. } = exchange {
                     let now = Instant::now();
                     self.stats.record_latency(now - intended, now - sent);
+                    let us = (now - intended).as_micros();
+                    self.bucket
+                        .1
+                        .latency
+                        .record(u64::try_from(us).unwrap_or(u64::MAX));
                 }
                 exchange
             }
@@ -115,17 +150,21 @@ impl Worker {
                 match self.config.checks.judge(status, &body) {
                     Ok(()) => {
                         self.stats.pass();
+                        self.bucket.1.pass();
                         None
                     }
                     Err(r) => {
-                        self.stats
-                            .fail(r.kind, r.check, index, Some(status), &r.message);
+                        let cluster =
+                            self.stats
+                                .fail(r.kind, r.check, index, Some(status), &r.message);
+                        self.bucket.1.fail(r.kind, Some(cluster));
                         Some(r.message)
                     }
                 }
             }
             Exchange::Failed { kind, message } => {
-                self.stats.fail(kind, None, index, None, &message);
+                let cluster = self.stats.fail(kind, None, index, None, &message);
+                self.bucket.1.fail(kind, Some(cluster));
                 Some(message)
             }
         };

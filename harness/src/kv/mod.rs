@@ -175,7 +175,9 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
         }
         match failure {
             None => stats.pass(),
-            Some((kind, message)) => stats.fail(kind, None, i, status_of(&exchange), &message),
+            Some((kind, message)) => {
+                let _ = stats.fail(kind, None, i, status_of(&exchange), &message);
+            }
         }
         ops.push(Op {
             key,

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use super::{endpoint, latency_of, Report, ReportError};
 use crate::cluster::Clusters;
 use crate::stats::new_histogram;
+use crate::timeline::{Align, Timeline};
 
 impl Report {
     /// Adds another run of the same target and checks: counts add up and
@@ -47,6 +48,25 @@ impl Report {
         uncorrected
             .add(decode(&other.histogram.uncorrected)?)
             .map_err(|e| ReportError::Histogram(format!("{e:?}")))?;
+        // Timelines merge before the clusters do: their buckets name
+        // clusters by position in each report's own list. If either run has
+        // none, the merged buckets could not sum to the totals: none.
+        let timeline = match (&self.timeline, &other.timeline) {
+            (Some(a), Some(b)) => {
+                let mut a = Timeline::from_report(a, &self.cluster_keys())?;
+                let b = Timeline::from_report(b, &other.cluster_keys())?;
+                // Shards ran side by side; other runs (trials) one after
+                // another, and are laid over each other from their starts.
+                let align = if other.shard.is_some() {
+                    Align::WallClock
+                } else {
+                    Align::Start
+                };
+                a.absorb(b, align)?;
+                Some(a)
+            }
+            _ => None,
+        };
         self.total += other.total;
         self.passed += other.passed;
         for (k, n) in &other.failures_by_kind {
@@ -73,6 +93,7 @@ impl Report {
         self.latency_uncorrected_ms = latency_of(&uncorrected);
         self.histogram.corrected = encode(&corrected);
         self.histogram.uncorrected = encode(&uncorrected);
+        self.timeline = timeline.map(|t| t.to_report(&self.cluster_keys()));
         self.recompute();
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! [`junit`], [`summary`]), and exact merging of reports from several runs
 //! ([`merge`]; the serialised HDR histogram travels in the JSON).
 
+pub mod html;
 mod junit;
 mod markdown;
 mod merge;
@@ -21,6 +22,7 @@ use crate::history::{HistoryCheck, Verdict};
 use crate::outcome::FailureKind;
 use crate::rate::PassRate;
 use crate::stats::RunStats;
+use crate::timeline::{Timeline, TimelineError, TimelineReport};
 
 /// The version of `report.json`'s layout; `schema/report.schema.json`
 /// describes it.
@@ -82,6 +84,9 @@ pub struct Report {
     /// For one shard of a split run: which. A merged report has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// The run over time, bucket by bucket (the buckets sum to the totals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<TimelineReport>,
 }
 
 /// The target.
@@ -172,6 +177,9 @@ pub enum ReportError {
         /// The error.
         source: std::io::Error,
     },
+    /// A timeline that cannot be read or merged.
+    #[error(transparent)]
+    Timeline(#[from] TimelineError),
     /// The JSON does not match the schema version.
     #[error("{path}: not a racegate report: {source}")]
     Json {
@@ -248,6 +256,7 @@ impl Report {
             halted: false,
             history: None,
             shard: None,
+            timeline: None,
         };
         report.recompute();
         report
@@ -293,6 +302,19 @@ impl Report {
         self.recompute();
     }
 
+    /// Attaches the run's timeline.
+    pub fn set_timeline(&mut self, timeline: &Timeline) {
+        self.timeline = Some(timeline.to_report(&self.cluster_keys()));
+    }
+
+    /// Each cluster's kind and message, as timelines refer to them.
+    pub(crate) fn cluster_keys(&self) -> Vec<(FailureKind, &str)> {
+        self.failure_clusters
+            .iter()
+            .map(|c| (c.kind, c.message.as_str()))
+            .collect()
+    }
+
     /// Attaches a history check; the gate now also requires it linearizable.
     pub fn set_history(&mut self, check: HistoryCheck) {
         self.history = Some(check);
@@ -309,7 +331,7 @@ impl Report {
         serde_json::from_str(&text).map_err(|source| ReportError::Json { path: name, source })
     }
 
-    /// Writes `report.json`, `report.md` and `junit.xml` into `dir`.
+    /// Writes `report.json`, `report.md`, `report.html` and `junit.xml` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
@@ -321,6 +343,7 @@ impl Report {
         for (name, text) in [
             ("report.json", json),
             ("report.md", self.to_markdown()),
+            ("report.html", self.to_html()),
             ("junit.xml", self.to_junit().to_xml()),
         ] {
             let path = dir.join(name);

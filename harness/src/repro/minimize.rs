@@ -47,6 +47,7 @@ pub(super) async fn minimize(
             base: trials_per_level,
             max: trials_per_level,
             stop_at_detection: false,
+            halt_at_detection: true,
             verbose: false,
         };
         let trials = run_variant(&cut, name, variant, budget, scratch).await?;

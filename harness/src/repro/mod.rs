@@ -253,15 +253,19 @@ async fn run_all(
         }
     }
     if let Some(out) = &opts.out {
-        let index = out.join("README.md");
-        std::fs::write(
-            &index,
-            render::index_markdown(&outcome.reports, &opts.command),
-        )
-        .map_err(|source| ReproError::Io {
-            path: index,
-            source,
-        })?;
+        for (name, text) in [
+            (
+                "README.md",
+                render::index_markdown(&outcome.reports, &opts.command),
+            ),
+            (
+                "index.html",
+                render::index_html(&outcome.reports, &opts.command),
+            ),
+        ] {
+            let path = out.join(name);
+            std::fs::write(&path, text).map_err(|source| ReproError::Io { path, source })?;
+        }
     }
     Ok(outcome)
 }
@@ -320,6 +324,8 @@ async fn run_scenario(
             },
             max: opts.max_trials.max(base),
             stop_at_detection: !opts.all_trials,
+            // `--all-trials` measures everything: every request of every step.
+            halt_at_detection: !opts.all_trials,
             verbose: !opts.quiet,
         };
         let trials = trial::run_variant(scenario, name, variant, budget, scratch).await?;

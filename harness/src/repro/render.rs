@@ -9,10 +9,13 @@ use std::time::Duration;
 use super::verdict::{Minimal, ScenarioReport, VariantReport, Verdict};
 use super::ReproError;
 use crate::outcome::FailureKind;
+use crate::render::history_html::escape;
 use crate::render::junit::{Case, Suite};
 use crate::render::markdown;
+use crate::render::page;
 use crate::render::text::{percent, rate_with_interval, truncate};
-use crate::report::endpoint;
+use crate::report::html::Scales;
+use crate::report::{endpoint, Report};
 use crate::scenario::Expect;
 
 /// The pass rate, its interval, and failed state checks.
@@ -176,7 +179,8 @@ fn minimal_lines(m: &Minimal, indent: &str) -> String {
     s
 }
 
-/// Writes `repro.json`, `repro.md` and `junit.xml` under `out/<scenario>/`.
+/// Writes `repro.json`, `repro.md`, `report.html` and `junit.xml` under
+/// `out/<scenario>/`.
 pub fn write_scenario(r: &ScenarioReport, out: &Path) -> Result<(), ReproError> {
     let dir = out.join(&r.scenario);
     let io = |path: &Path| {
@@ -189,6 +193,7 @@ pub fn write_scenario(r: &ScenarioReport, out: &Path) -> Result<(), ReproError> 
     for (name, text) in [
         ("repro.json", json),
         ("repro.md", markdown(r)),
+        ("report.html", html(r)),
         ("junit.xml", junit(r).to_xml()),
     ] {
         let path = dir.join(name);
@@ -318,6 +323,128 @@ fn markdown(r: &ScenarioReport) -> String {
     }
     let _ = writeln!(s, "\nA trial passes when every fire step reaches a pass rate of {} and every state check holds; a variant passes when, over all trials, it does and the 95% interval's lower bound is at least {}. A variant expected to fail is detected only when its symptom is seen, and stops at the first detection.", percent(r.verdict_spec.min_pass_rate), percent(r.verdict_spec.confidence_floor));
     s
+}
+
+/// What a step did, in a few words.
+fn step_words(step: &Report) -> String {
+    if step.history.is_some() {
+        return format!(
+            "kv workload at concurrency {}, history checked",
+            step.load.concurrency
+        );
+    }
+    format!(
+        "{} {} at concurrency {}{}",
+        step.target.method,
+        endpoint(&step.target.url),
+        step.load.concurrency,
+        if step.load.burst { ", burst" } else { "" }
+    )
+}
+
+/// `report.html`: the verdicts, then each step with the variants side by
+/// side on shared scales.
+pub fn html(r: &ScenarioReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<h1><span class=\"{}\">{}</span> {}</h1>\n<p><b>{}</b></p>\n<p class=\"muted\">{}</p>",
+        if r.ok { "ok" } else { "bad" },
+        if r.ok { "✔" } else { "✘" },
+        escape(&r.scenario),
+        escape(&r.title),
+        escape(r.summary.trim())
+    );
+    s.push_str("<table>\n<tr><th>variant</th><th>expect</th><th>symptom</th><th>verdict</th><th>pass rate (95% CI)</th><th>requests</th><th>trials failed</th></tr>\n");
+    for v in &r.variants {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}/{}</td></tr>",
+            escape(&v.name),
+            v.expect.name(),
+            v.symptom
+                .as_ref()
+                .map_or("—".into(), |s| format!("<code>{}</code>", escape(&s.to_string()))),
+            if v.ok { "ok" } else { "bad" },
+            escape(&verdict_words(v)),
+            escape(&rate_line(v)),
+            v.total,
+            v.failed_trials,
+            v.trials
+        );
+    }
+    s.push_str("</table>\n");
+    let steps = r.variants.iter().map(|v| v.steps.len()).max().unwrap_or(0);
+    for i in 0..steps {
+        let ran: Vec<(&VariantReport, &Report)> = r
+            .variants
+            .iter()
+            .filter_map(|v| v.steps.get(i).map(|st| (v, st)))
+            .collect();
+        let scales = Scales::covering(ran.iter().map(|(_, st)| *st));
+        let _ = writeln!(
+            s,
+            "<h2>Step {}: {}</h2>\n<div class=\"row\">",
+            i + 1,
+            escape(
+                &ran.first()
+                    .map(|(_, st)| step_words(st))
+                    .unwrap_or_default()
+            )
+        );
+        for (v, st) in &ran {
+            let heading = format!(
+                "{} ({}), {} trial{}",
+                v.name,
+                v.expect.name(),
+                v.trials,
+                if v.trials == 1 { "" } else { "s" }
+            );
+            s.push_str(&st.html_panel(Some(&heading), &scales));
+        }
+        for v in r.variants.iter().filter(|v| v.steps.get(i).is_none()) {
+            let _ = writeln!(
+                s,
+                "<section class=\"panel\"><h3>{}</h3><p class=\"muted\">Not run: the bug was detected in an earlier step, which made the verdict certain.</p></section>",
+                escape(&v.name)
+            );
+        }
+        s.push_str("</div>\n");
+    }
+    let _ = writeln!(s, "<p class=\"muted\">Trials of one variant are laid over each other from their starts. Charts in a row share their scales.</p>");
+    page::document(&format!("racegate repro {}", r.scenario), &s)
+}
+
+/// `index.html` for `--out`: every scenario's verdict, linking its page.
+pub fn index_html(reports: &[ScenarioReport], command: &str) -> String {
+    let mut s = String::from("<h1>racegate verification reports</h1>\n");
+    let _ = writeln!(
+        s,
+        "<p>Generated by <code>{}</code>.</p>\n<table>\n<tr><th>scenario</th><th>verdict</th><th>variants</th></tr>",
+        escape(command)
+    );
+    for r in reports {
+        let variants = r
+            .variants
+            .iter()
+            .map(|v| format!("{}: {} ({})", v.name, verdict_words(v), rate_line(v)))
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let _ = writeln!(
+            s,
+            "<tr><td><a href=\"{0}/report.html\">{0}</a></td><td class=\"{1}\">{2}</td><td>{3}</td></tr>",
+            escape(&r.scenario),
+            if r.ok { "ok" } else { "bad" },
+            if r.ok { "as expected" } else { "not as expected" },
+            variants
+                .split("<br>")
+                .map(escape)
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
+    }
+    s.push_str("</table>\n");
+    page::document("racegate verification reports", &s)
 }
 
 /// `junit.xml`: one case per variant.

@@ -34,6 +34,8 @@ pub(super) struct TrialBudget {
     pub max: u32,
     /// Stop at the first detection.
     pub stop_at_detection: bool,
+    /// Within a trial, send nothing more once the symptom is seen.
+    pub halt_at_detection: bool,
     /// Print progress to stderr.
     pub verbose: bool,
 }
@@ -54,8 +56,10 @@ pub(super) async fn run_variant(
     let symptom = variant.symptom();
     // Halting at the first failure is only certain when any failure fails
     // the variant (the default 100 % floor).
-    let halt =
-        (variant.expect == Expect::Fail && scenario.verdict.min_pass_rate >= 1.0).then(|| Halt {
+    let halt = (variant.expect == Expect::Fail
+        && scenario.verdict.min_pass_rate >= 1.0
+        && budget.halt_at_detection)
+        .then(|| Halt {
             symptom: symptom.cloned(),
         });
     let mut fire_reports: Vec<Option<Report>> = vec![None; steps.len()];

@@ -1,0 +1,616 @@
+//! The run over time: requests counted in fixed buckets by the time they
+//! were (meant to be) sent, each with passes, failures by kind and by
+//! cluster, and a low-precision latency histogram.
+//!
+//! - Memory is bounded: a timeline never spans more than [`MAX_BUCKETS`]
+//!   buckets; a longer run doubles the bucket width (pairs merge) as often
+//!   as needed. A bucket is a few hundred bytes.
+//! - Buckets lie on a wall-clock grid (multiples of the width since the
+//!   Unix epoch), so the timelines of shards on several machines add up
+//!   bucket by bucket, and the per-bucket histograms make the merged
+//!   percentiles exactly those one run would have given.
+//! - Every request is counted in exactly one bucket, so the buckets sum to
+//!   the run's totals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::FailureKind;
+
+/// The default bucket width.
+pub const DEFAULT_BUCKET_MS: u64 = 100;
+/// The most buckets a timeline spans before its buckets widen.
+pub const MAX_BUCKETS: u64 = 2000;
+/// Distinct failure clusters counted per bucket; failures of further ones
+/// still count by kind.
+pub const CLUSTERS_PER_BUCKET: usize = 16;
+/// Bins of [`CoarseHistogram`]: enough for an hour in microseconds.
+const BINS: usize = 16 + 8 * 29;
+
+/// Latencies in log-linear bins, eight per power of two: a value is known
+/// within 12.5 %, and a bucket's histogram is at most ~1 KiB.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoarseHistogram {
+    counts: Vec<u32>,
+    total: u64,
+    max_us: u64,
+}
+
+fn bin_of(us: u64) -> usize {
+    let v = us.max(1);
+    if v < 16 {
+        return v as usize;
+    }
+    let octave = 63 - v.leading_zeros() as usize;
+    let sub = ((v >> (octave - 3)) & 7) as usize;
+    (16 + (octave - 4) * 8 + sub).min(BINS - 1)
+}
+
+/// The smallest value in bin `b`.
+fn bin_low(b: usize) -> u64 {
+    if b < 16 {
+        return b as u64;
+    }
+    let (octave, sub) = ((b - 16) / 8 + 4, (b - 16) % 8);
+    (8 + sub as u64) << (octave - 3)
+}
+
+impl CoarseHistogram {
+    /// Records one latency in µs.
+    pub fn record(&mut self, us: u64) {
+        let b = bin_of(us);
+        if self.counts.len() <= b {
+            self.counts.resize(b + 1, 0);
+        }
+        self.counts[b] = self.counts[b].saturating_add(1);
+        self.total += 1;
+        self.max_us = self.max_us.max(us);
+    }
+
+    /// Adds another histogram's counts.
+    pub fn add(&mut self, other: &CoarseHistogram) {
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a = a.saturating_add(*b);
+        }
+        self.total += other.total;
+        self.max_us = self.max_us.max(other.max_us);
+    }
+
+    /// Latencies recorded.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The largest latency, exact, in µs.
+    pub fn max(&self) -> u64 {
+        self.max_us
+    }
+
+    /// The latency at quantile `q` in µs: the middle of its bin, never above
+    /// the maximum. 0 when empty.
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, &n) in self.counts.iter().enumerate() {
+            seen += u64::from(n);
+            if seen >= rank {
+                let (lo, hi) = (bin_low(b), bin_low(b + 1));
+                return ((lo + hi) / 2).min(self.max_us);
+            }
+        }
+        self.max_us
+    }
+
+    /// The non-empty bins as `[bin, count]`.
+    pub fn bins(&self) -> Vec<[u64; 2]> {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(b, &n)| [b as u64, u64::from(n)])
+            .collect()
+    }
+
+    /// Rebuilds a histogram from [`bins`](Self::bins) and its maximum.
+    pub fn from_bins(bins: &[[u64; 2]], max_us: u64) -> Result<Self, TimelineError> {
+        let mut h = CoarseHistogram::default();
+        for &[b, n] in bins {
+            let b = usize::try_from(b)
+                .ok()
+                .filter(|&b| b < BINS)
+                .ok_or(TimelineError::Bin(b))?;
+            if h.counts.len() <= b {
+                h.counts.resize(b + 1, 0);
+            }
+            h.counts[b] = h.counts[b].saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+            h.total += n;
+        }
+        h.max_us = max_us;
+        Ok(h)
+    }
+}
+
+/// What was sent in one bucket of time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// Requests that passed.
+    pub passed: u64,
+    /// Failures by kind, indexed as [`FailureKind::ALL`].
+    pub failed: [u64; 5],
+    /// Failures by cluster (kind and normalised message), at most
+    /// [`CLUSTERS_PER_BUCKET`] of them.
+    pub clusters: Vec<(FailureKind, String, u64)>,
+    /// Latencies of the answered requests.
+    pub latency: CoarseHistogram,
+}
+
+impl Bucket {
+    /// Requests sent (each one passed or failed).
+    pub fn sent(&self) -> u64 {
+        self.passed + self.failed_total()
+    }
+
+    /// Requests that failed.
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+
+    /// Counts a pass.
+    pub fn pass(&mut self) {
+        self.passed += 1;
+    }
+
+    /// Counts a failure and, if given, its cluster.
+    pub fn fail(&mut self, kind: FailureKind, cluster: Option<&str>) {
+        self.failed[kind as usize] += 1;
+        if let Some(message) = cluster {
+            self.add_cluster(kind, message, 1);
+        }
+    }
+
+    fn add_cluster(&mut self, kind: FailureKind, message: &str, n: u64) {
+        let found = self
+            .clusters
+            .iter_mut()
+            .find(|(k, m, _)| *k == kind && m == message);
+        if let Some((_, _, count)) = found {
+            *count += n;
+        } else if self.clusters.len() < CLUSTERS_PER_BUCKET {
+            self.clusters.push((kind, message.to_owned(), n));
+        }
+    }
+
+    /// Adds another bucket's counts.
+    pub fn add(&mut self, other: &Bucket) {
+        self.passed += other.passed;
+        for (a, b) in self.failed.iter_mut().zip(other.failed) {
+            *a += b;
+        }
+        for (kind, message, n) in &other.clusters {
+            self.add_cluster(*kind, message, *n);
+        }
+        self.latency.add(&other.latency);
+    }
+}
+
+/// A timeline under construction, or rebuilt from a report to be merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeline {
+    /// The width callers index by (see [`add`](Self::add)).
+    base_ms: u64,
+    /// The current width: `base_ms` doubled as often as the bound needed.
+    bucket_ms: u64,
+    /// When the run started (Unix ms).
+    start_unix_ms: u64,
+    /// Buckets by their index on the `bucket_ms` grid.
+    buckets: BTreeMap<u64, Bucket>,
+}
+
+/// How two timelines are laid over each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Align {
+    /// By wall-clock time: shards of one run, side by side.
+    WallClock,
+    /// Each from its own start: runs one after another (trials), so that
+    /// what happens at the same point of each run adds up.
+    Start,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self::new(0, DEFAULT_BUCKET_MS)
+    }
+}
+
+impl Timeline {
+    /// An empty timeline of a run started at `start_unix_ms`, in buckets of
+    /// `bucket_ms` (at least 1).
+    pub fn new(start_unix_ms: u64, bucket_ms: u64) -> Self {
+        let bucket_ms = bucket_ms.max(1);
+        Self {
+            base_ms: bucket_ms,
+            bucket_ms,
+            start_unix_ms,
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    /// The current bucket width.
+    pub fn bucket_ms(&self) -> u64 {
+        self.bucket_ms
+    }
+
+    /// The index, on the width this timeline was created with, of the
+    /// bucket holding `unix_ms`: what [`add`](Self::add) takes.
+    pub fn base_index(&self, unix_ms: u64) -> u64 {
+        unix_ms / self.base_ms
+    }
+
+    /// Adds `bucket`, recorded at base index `base_index`.
+    pub fn add(&mut self, base_index: u64, bucket: &Bucket) {
+        let i = base_index * self.base_ms / self.bucket_ms;
+        self.buckets.entry(i).or_default().add(bucket);
+        self.bound();
+    }
+
+    fn first_index(&self) -> u64 {
+        self.start_unix_ms / self.bucket_ms
+    }
+
+    /// Widens the buckets until the span fits [`MAX_BUCKETS`].
+    fn bound(&mut self) {
+        while self
+            .buckets
+            .last_key_value()
+            .is_some_and(|(&last, _)| last + 1 - self.first_index().min(last) > MAX_BUCKETS)
+        {
+            self.regrid(self.bucket_ms * 2);
+        }
+    }
+
+    /// Moves to width `ms`, a multiple of the current one.
+    fn regrid(&mut self, ms: u64) {
+        let old = std::mem::take(&mut self.buckets);
+        for (i, b) in old {
+            self.buckets
+                .entry(i * self.bucket_ms / ms)
+                .or_default()
+                .add(&b);
+        }
+        self.bucket_ms = ms;
+    }
+
+    /// The sum of the buckets that overlap the last `window_ms` before
+    /// `now_unix_ms`: what the live line shows.
+    pub fn recent(&self, now_unix_ms: u64, window_ms: u64) -> Bucket {
+        let from = now_unix_ms.saturating_sub(window_ms) / self.bucket_ms;
+        let mut sum = Bucket::default();
+        for (_, b) in self.buckets.range(from..) {
+            sum.add(b);
+        }
+        sum
+    }
+
+    /// Every bucket summed.
+    pub fn total(&self) -> Bucket {
+        let mut sum = Bucket::default();
+        for b in self.buckets.values() {
+            sum.add(b);
+        }
+        sum
+    }
+
+    /// Folds in `other`, widening either side's buckets to the wider width
+    /// (which must be a multiple of the narrower).
+    pub fn absorb(&mut self, mut other: Timeline, align: Align) -> Result<(), TimelineError> {
+        let (a, b) = (self.bucket_ms, other.bucket_ms);
+        let wide = a.max(b);
+        if wide % a.min(b) != 0 {
+            return Err(TimelineError::Widths(a, b));
+        }
+        if self.bucket_ms < wide {
+            self.regrid(wide);
+        }
+        if other.bucket_ms < wide {
+            other.regrid(wide);
+        }
+        match align {
+            Align::WallClock => {
+                for (i, bucket) in &other.buckets {
+                    self.buckets.entry(*i).or_default().add(bucket);
+                }
+                self.start_unix_ms = self.start_unix_ms.min(other.start_unix_ms);
+            }
+            Align::Start => {
+                let (mine, theirs) = (self.first_index(), other.first_index());
+                for (i, bucket) in &other.buckets {
+                    let at = (mine + i).saturating_sub(theirs);
+                    self.buckets.entry(at).or_default().add(bucket);
+                }
+            }
+        }
+        self.base_ms = self.bucket_ms;
+        self.bound();
+        Ok(())
+    }
+
+    /// The report form. `clusters` is the report's cluster list: each
+    /// bucket's clusters become indices into it.
+    pub fn to_report(&self, clusters: &[(FailureKind, &str)]) -> TimelineReport {
+        let index: HashMap<(FailureKind, &str), usize> = clusters
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, m))| ((k, m), i))
+            .collect();
+        let first = self
+            .buckets
+            .first_key_value()
+            .map_or(self.first_index(), |(&i, _)| i.min(self.first_index()));
+        let last = self
+            .buckets
+            .last_key_value()
+            .map_or(first, |(&i, _)| i.max(first));
+        let empty = Bucket::default();
+        let buckets = (first..=last)
+            .map(|i| {
+                let b = self.buckets.get(&i).unwrap_or(&empty);
+                let mut by_cluster: Vec<[u64; 2]> = b
+                    .clusters
+                    .iter()
+                    .filter_map(|(k, m, n)| index.get(&(*k, m.as_str())).map(|&c| [c as u64, *n]))
+                    .collect();
+                by_cluster.sort_unstable();
+                BucketReport {
+                    t_ms: (i - first) * self.bucket_ms,
+                    sent: b.sent(),
+                    passed: b.passed,
+                    failed: b.failed_total(),
+                    failed_by_kind: FailureKind::ALL
+                        .into_iter()
+                        .filter(|&k| b.failed[k as usize] > 0)
+                        .map(|k| (k, b.failed[k as usize]))
+                        .collect(),
+                    failed_by_cluster: by_cluster,
+                    latency_ms: (!b.latency.is_empty()).then(|| BucketLatency {
+                        p50: ms(b.latency.quantile(0.50)),
+                        p99: ms(b.latency.quantile(0.99)),
+                        max: ms(b.latency.max()),
+                    }),
+                    latency_bins: b.latency.bins(),
+                    latency_max_us: b.latency.max(),
+                }
+            })
+            .collect();
+        TimelineReport {
+            bucket_ms: self.bucket_ms,
+            start_unix_ms: first * self.bucket_ms,
+            buckets,
+        }
+    }
+
+    /// Rebuilds a timeline from its report form and the report's clusters.
+    pub fn from_report(
+        report: &TimelineReport,
+        clusters: &[(FailureKind, &str)],
+    ) -> Result<Self, TimelineError> {
+        if report.bucket_ms == 0 {
+            return Err(TimelineError::Widths(0, 0));
+        }
+        let mut timeline = Timeline::new(report.start_unix_ms, report.bucket_ms);
+        for r in &report.buckets {
+            if r.sent == 0 {
+                continue;
+            }
+            let mut b = Bucket {
+                passed: r.passed,
+                latency: CoarseHistogram::from_bins(&r.latency_bins, r.latency_max_us)?,
+                ..Bucket::default()
+            };
+            for (k, n) in &r.failed_by_kind {
+                b.failed[*k as usize] += n;
+            }
+            for &[c, n] in &r.failed_by_cluster {
+                let &(kind, message) = usize::try_from(c)
+                    .ok()
+                    .and_then(|c| clusters.get(c))
+                    .ok_or(TimelineError::Cluster(c))?;
+                b.add_cluster(kind, message, n);
+            }
+            let i = (report.start_unix_ms + r.t_ms) / report.bucket_ms;
+            timeline.buckets.entry(i).or_default().add(&b);
+        }
+        Ok(timeline)
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// A timeline's report form (`report.json` `timeline`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineReport {
+    /// The width of every bucket.
+    pub bucket_ms: u64,
+    /// The start of the first bucket (Unix ms): the run's start, rounded
+    /// down to the bucket grid.
+    pub start_unix_ms: u64,
+    /// Every bucket from the run's start to its last request, empty ones
+    /// included.
+    pub buckets: Vec<BucketReport>,
+}
+
+/// One bucket of a [`TimelineReport`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketReport {
+    /// The bucket's start, from `start_unix_ms`.
+    pub t_ms: u64,
+    /// Requests sent in this bucket (= passed + failed).
+    pub sent: u64,
+    /// Of which passed.
+    pub passed: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Failures by kind (kinds with none left out).
+    pub failed_by_kind: BTreeMap<FailureKind, u64>,
+    /// `[index into failure_clusters, count]`, for the first clusters seen
+    /// in the bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_by_cluster: Vec<[u64; 2]>,
+    /// Latency of the answered requests; `null` when none was answered.
+    pub latency_ms: Option<BucketLatency>,
+    /// The latency histogram: `[bin, count]`, eight log-linear bins per
+    /// power of two of µs. Kept so that merged percentiles are exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_bins: Vec<[u64; 2]>,
+    /// The largest latency, µs.
+    #[serde(default)]
+    pub latency_max_us: u64,
+}
+
+/// A bucket's latency summary.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketLatency {
+    /// Median, ms (within 12.5 %).
+    pub p50: f64,
+    /// 99th percentile, ms (within 12.5 %).
+    pub p99: f64,
+    /// Maximum, ms (exact).
+    pub max: f64,
+}
+
+/// A timeline that cannot be read or merged.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TimelineError {
+    /// Bucket widths that do not divide.
+    #[error(
+        "timelines in {0} ms and {1} ms buckets cannot be merged (one width must divide the other)"
+    )]
+    Widths(u64, u64),
+    /// A histogram bin out of range.
+    #[error("timeline latency bin {0} is out of range")]
+    Bin(u64),
+    /// A cluster index the report does not have.
+    #[error("timeline refers to failure cluster {0}, which the report does not list")]
+    Cluster(u64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_cover_values_in_order() {
+        let mut last = 0;
+        for v in 1..100_000u64 {
+            let b = bin_of(v);
+            assert!(b >= last, "bins ascend");
+            assert!(bin_low(b) <= v && v < bin_low(b + 1), "{v} in bin {b}");
+            last = b;
+        }
+        assert_eq!(bin_of(3_600_000_000), bin_of(3_600_000_000).min(BINS - 1));
+        assert!(bin_of(u64::MAX) < BINS);
+    }
+
+    #[test]
+    fn quantiles_are_within_an_eighth() {
+        let mut h = CoarseHistogram::default();
+        for v in 1..=1000u64 {
+            h.record(v * 100);
+        }
+        for (q, exact) in [(0.5, 50_000.0), (0.99, 99_000.0)] {
+            let got = h.quantile(q) as f64;
+            assert!(
+                (got - exact).abs() / exact <= 0.125,
+                "q{q}: {got} vs {exact}"
+            );
+        }
+        assert_eq!(h.max(), 100_000);
+        let back = CoarseHistogram::from_bins(&h.bins(), h.max()).unwrap();
+        assert_eq!(back, h);
+    }
+
+    fn bucket(passed: u64, failed: u64, latency_us: u64) -> Bucket {
+        let mut b = Bucket::default();
+        for _ in 0..passed {
+            b.pass();
+            b.latency.record(latency_us);
+        }
+        for _ in 0..failed {
+            b.fail(FailureKind::Status, Some("status 500"));
+        }
+        b
+    }
+
+    #[test]
+    fn long_runs_widen_the_buckets_and_keep_every_count() {
+        let mut t = Timeline::new(1_000_000, 100);
+        let start = t.base_index(1_000_000);
+        for i in 0..10_000u64 {
+            t.add(start + i, &bucket(2, 1, 300));
+        }
+        let report = t.to_report(&[(FailureKind::Status, "status 500")]);
+        assert!(report.buckets.len() as u64 <= MAX_BUCKETS);
+        assert_eq!(report.bucket_ms, 800);
+        let sent: u64 = report.buckets.iter().map(|b| b.sent).sum();
+        let failed: u64 = report.buckets.iter().map(|b| b.failed).sum();
+        assert_eq!((sent, failed), (30_000, 10_000));
+        assert_eq!(report.start_unix_ms % report.bucket_ms, 0);
+    }
+
+    #[test]
+    fn wall_clock_merge_is_exact() {
+        let clusters = [(FailureKind::Status, "status 500")];
+        let mut one = Timeline::new(1_000_050, 100);
+        let mut a = Timeline::new(1_000_050, 100);
+        let mut b = Timeline::new(1_000_120, 100);
+        for i in 0..30u64 {
+            let bk = bucket(i % 3, i % 2, 100 + i * 37);
+            one.add(10_000 + i, &bk);
+            if i % 2 == 0 {
+                a.add(10_000 + i, &bk)
+            } else {
+                b.add(10_000 + i, &bk)
+            }
+        }
+        let a = Timeline::from_report(&a.to_report(&clusters), &clusters).unwrap();
+        let b = Timeline::from_report(&b.to_report(&clusters), &clusters).unwrap();
+        let mut merged = a;
+        merged.absorb(b, Align::WallClock).unwrap();
+        assert_eq!(merged.to_report(&clusters), one.to_report(&clusters));
+    }
+
+    #[test]
+    fn start_aligned_merge_overlays_runs() {
+        let mut a = Timeline::new(1_000_000, 100);
+        let mut b = Timeline::new(5_000_000, 100);
+        a.add(10_003, &bucket(1, 0, 50));
+        b.add(50_003, &bucket(0, 1, 50));
+        a.absorb(b, Align::Start).unwrap();
+        let r = a.to_report(&[]);
+        assert_eq!(r.buckets.len(), 4);
+        assert_eq!((r.buckets[3].passed, r.buckets[3].failed), (1, 1));
+    }
+
+    #[test]
+    fn widths_that_do_not_divide_are_refused() {
+        let mut a = Timeline::new(0, 100);
+        let b = Timeline::new(0, 150);
+        assert_eq!(
+            a.absorb(b, Align::WallClock),
+            Err(TimelineError::Widths(100, 150))
+        );
+    }
+}
