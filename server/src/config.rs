@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::bugs::{Bug, Faults};
+use crate::db::Synchronous;
 use crate::pool::PoolConfig;
 
 /// How the server runs its async work.
@@ -49,6 +50,11 @@ pub struct ServerConfig {
     /// Longest wait for SQLite's write lock.
     #[arg(long, env = "RACEGATE_BUSY_TIMEOUT_MS", default_value_t = 5000)]
     pub busy_timeout_ms: u64,
+    /// When a commit waits for the disk: `normal` (an acknowledged write
+    /// survives the process being killed, not a power cut) or `full` (it
+    /// survives a power cut too; one fsync per group-commit batch).
+    #[arg(long, env = "RACEGATE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Normal)]
+    pub synchronous: Synchronous,
     /// Simulated model latency added to every chat turn.
     #[arg(long, env = "RACEGATE_THINK_MS", default_value_t = 0)]
     pub think_ms: u64,
@@ -90,6 +96,7 @@ impl ServerConfig {
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),
             faults: self.faults(),
+            synchronous: self.synchronous,
         }
     }
 }

@@ -87,25 +87,27 @@ impl MemoryService {
             tokio::time::sleep(self.think).await;
         }
         let response = responder::reply(&message, earlier);
-        let conversation_id = conversation_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Time-ordered ids (UUIDv7): new conversations append to the end of
+        // the id indexes instead of landing on a random page each, so a
+        // group-commit batch dirties a few pages, not one per turn.
+        let conversation_id = conversation_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let id = conversation_id.clone();
         let reply = response.clone();
         let message_id = self
             .store
             .write(move |tx: &rusqlite::Connection| {
-                tx.execute(
-                    "INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?1, unixepoch())",
-                    [&id],
+                // Every turn runs these: prepared once per connection.
+                tx.prepare_cached(
+                    "INSERT INTO conversations (id, created_at, message_count) VALUES (?1, unixepoch(), 2)
+                     ON CONFLICT (id) DO UPDATE SET message_count = message_count + 2",
+                )?
+                .execute([&id])?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO messages (conversation_id, role, content) VALUES (?1, ?2, ?3)",
                 )?;
-                tx.execute(
-                    "INSERT INTO messages (conversation_id, role, content) VALUES (?1, 'user', ?2)",
-                    (&id, &message),
-                )?;
+                insert.execute((&id, "user", &message))?;
                 let message_id = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO messages (conversation_id, role, content) VALUES (?1, 'assistant', ?2)",
-                    (&id, &reply),
-                )?;
+                insert.execute((&id, "assistant", &reply))?;
                 Ok(message_id)
             })
             .await?;
@@ -148,18 +150,12 @@ impl MemoryService {
 
 /// The number of messages in a conversation, or `None` if it does not exist.
 fn count_messages(c: &rusqlite::Connection, id: &str) -> Result<Option<usize>, ServiceError> {
-    // Every chat turn in a conversation runs these: keep them prepared.
-    let exists: Option<i64> = c
-        .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
+    // Every chat turn in a conversation runs this: one row, kept prepared.
+    let n: Option<i64> = c
+        .prepare_cached("SELECT message_count FROM conversations WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    let n: i64 = c
-        .prepare_cached("SELECT COUNT(*) FROM messages WHERE conversation_id = ?1")?
-        .query_row([id], |r| r.get(0))?;
-    Ok(Some(usize::try_from(n).unwrap_or(0)))
+    Ok(n.map(|n| usize::try_from(n).unwrap_or(0)))
 }
 
 fn validate_conversation_id(id: &str) -> Result<(), ServiceError> {

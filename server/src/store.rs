@@ -277,14 +277,17 @@ fn in_savepoint<R, F>(c: &Connection, f: F) -> Result<R, ServiceError>
 where
     F: FnOnce(&Connection) -> Result<R, ServiceError>,
 {
-    c.execute_batch("SAVEPOINT job")?;
+    // Every job runs these: prepared once per connection, not parsed per job.
+    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
+    run("SAVEPOINT job")?;
     match f(c) {
         Ok(r) => {
-            c.execute_batch("RELEASE job")?;
+            run("RELEASE job")?;
             Ok(r)
         }
         Err(e) => {
-            c.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            run("ROLLBACK TO job")?;
+            run("RELEASE job")?;
             Err(e)
         }
     }
@@ -292,7 +295,8 @@ where
 
 /// One transaction for the whole batch; every job answered after the COMMIT.
 fn run_batch(c: &Connection, batch: Vec<WriteJob>) {
-    if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
+    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
+    if let Err(e) = run("BEGIN IMMEDIATE") {
         tracing::warn!(error = %e, jobs = batch.len(), "a write batch could not begin");
         for job in batch {
             job.fail(e.to_string());
@@ -300,9 +304,9 @@ fn run_batch(c: &Connection, batch: Vec<WriteJob>) {
         return;
     }
     let finishers: Vec<_> = batch.into_iter().map(|job| job.run(c)).collect();
-    let committed = c.execute_batch("COMMIT").map_err(|e| e.to_string());
+    let committed = run("COMMIT").map(drop).map_err(|e| e.to_string());
     if committed.is_err() {
-        let _ = c.execute_batch("ROLLBACK");
+        let _ = run("ROLLBACK");
     }
     for finish in finishers {
         finish(committed.clone());

@@ -76,6 +76,47 @@ fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &
     );
 }
 
+/// A database written before `conversations.message_count` existed: the
+/// server adds the column and counts once, so an old conversation continues
+/// with the history it had.
+#[tokio::test]
+async fn a_database_from_before_message_count_is_migrated() {
+    let db = TempDb::new();
+    {
+        let c = rusqlite::Connection::open(db.path()).unwrap();
+        c.execute_batch(
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+             CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 conversation_id TEXT NOT NULL REFERENCES conversations(id),
+                 role TEXT NOT NULL, content TEXT NOT NULL);
+             INSERT INTO conversations VALUES ('old', 0);
+             INSERT INTO messages (conversation_id, role, content) VALUES
+                 ('old', 'user', 'a'), ('old', 'assistant', 'b'),
+                 ('old', 'user', 'c'), ('old', 'assistant', 'd');",
+        )
+        .unwrap();
+    }
+    let app = App {
+        router: app(build_state(&db.config())),
+        _db: db,
+    };
+    let (s, turn) = app
+        .json(
+            Method::POST,
+            "/api/chat",
+            json!({"message": "still there?", "conversation_id": "old"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{turn}");
+    assert!(
+        turn["response"]
+            .as_str()
+            .unwrap()
+            .contains("4 earlier messages"),
+        "{turn}"
+    );
+}
+
 #[tokio::test]
 async fn chat_starts_and_continues_a_conversation() {
     let app = App::new();

@@ -2,7 +2,8 @@
 //! Every request in flight when SIGTERM arrived gets a complete answer (200,
 //! or a clear 503 "shutting_down"), never a reset; the server exits 0 within
 //! its grace period; after a restart on the same file every message that got
-//! a 200 is there.
+//! a 200 is there. The same holds after SIGKILL (kill -9) mid-load: with
+//! `synchronous=NORMAL` a commit is in the WAL before it is acknowledged.
 
 mod common;
 
@@ -22,7 +23,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_server(db: &TempDb, port: u16) -> Child {
+fn spawn_server(db: &TempDb, port: u16, think_ms: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_racegate-server"))
         .args([
             "--addr",
@@ -30,8 +31,7 @@ fn spawn_server(db: &TempDb, port: u16) -> Child {
             "--pool-size",
             "4",
             "--think-ms",
-            // Long enough that many requests are mid-turn when SIGTERM lands.
-            "150",
+            think_ms,
         ])
         .arg("--db")
         .arg(db.path())
@@ -87,21 +87,17 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     }
 }
 
-#[test]
-fn every_acknowledged_message_survives_sigterm_and_restart() {
-    let db = TempDb::new();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = KillOnDrop(spawn_server(&db, port));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = client();
-    rt.block_on(wait_ready(&client, &base));
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let load: Vec<_> = (0..16)
+/// Sixteen workers chatting, each in its own conversation, until `stop`.
+fn spawn_load(
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    base: &str,
+    stop: &Arc<AtomicBool>,
+    started: Instant,
+) -> Vec<tokio::task::JoinHandle<Vec<Sent>>> {
+    (0..16)
         .map(|w| {
-            let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+            let (client, base, stop) = (client.clone(), base.to_owned(), stop.clone());
             rt.spawn(async move {
                 // Staggered, so that whenever SIGTERM lands most workers are
                 // mid-turn rather than all between requests.
@@ -151,7 +147,23 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
                 sent
             })
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_acknowledged_message_survives_sigterm_and_restart() {
+    let db = TempDb::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // Turns long enough that many requests are mid-turn when SIGTERM lands.
+    let mut server = KillOnDrop(spawn_server(&db, port, "150"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = client();
+    rt.block_on(wait_ready(&client, &base));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let load = spawn_load(&rt, &client, &base, &stop, started);
 
     std::thread::sleep(Duration::from_millis(500));
     let sigterm_at = started.elapsed();
@@ -193,6 +205,19 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
             ),
         }
     }
+    assert_acknowledged_survive(&rt, &client, &base, &db, port, &sent);
+}
+
+/// Restarts on the same file and checks that every message that got a 200
+/// is stored, under its id.
+fn assert_acknowledged_survive(
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    base: &str,
+    db: &TempDb,
+    port: u16,
+    sent: &[Sent],
+) {
     let acked: Vec<(String, i64, String)> = sent
         .iter()
         .filter_map(|s| match &s.answer {
@@ -210,9 +235,9 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
         acked.len()
     );
 
-    let _restarted = KillOnDrop(spawn_server(&db, port));
+    let _restarted = KillOnDrop(spawn_server(db, port, "0"));
     rt.block_on(async {
-        wait_ready(&client, &base).await;
+        wait_ready(client, base).await;
         let mut by_conversation: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
         for (id, message_id, text) in &acked {
             by_conversation
@@ -221,7 +246,7 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
                 .push((*message_id, text));
         }
         for (id, wanted) in by_conversation {
-            let stored = messages(&client, &base, id).await;
+            let stored = messages(client, base, id).await;
             for (message_id, text) in wanted {
                 assert!(
                     stored
@@ -230,8 +255,44 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
                     "acknowledged message {message_id} of {id} lost"
                 );
             }
+            // The kept message count agrees with the stored messages.
+            let (s, turn) = chat(client, base, "after restart", Some(id)).await;
+            assert_eq!(s, 200, "{turn}");
+            let n = stored.len();
+            let said = turn["response"].as_str().unwrap_or_default();
+            assert!(
+                said.contains(&format!("I remember {n} earlier message")),
+                "{id} stores {n} messages, but the turn said: {said}"
+            );
         }
-        let (s, _) = chat(&client, &base, "after restart", None).await;
+        let (s, _) = chat(client, base, "after restart", None).await;
         assert_eq!(s, 200);
     });
+}
+
+#[test]
+fn every_acknowledged_message_survives_kill_9_and_restart() {
+    let db = TempDb::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // No think time: turns commit back to back, so SIGKILL lands among
+    // group-commit batches being written.
+    let mut server = KillOnDrop(spawn_server(&db, port, "0"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = client();
+    rt.block_on(wait_ready(&client, &base));
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = spawn_load(&rt, &client, &base, &stop, Instant::now());
+    std::thread::sleep(Duration::from_millis(600));
+    server.0.kill().unwrap(); // SIGKILL: no shutdown code runs
+    let _ = server.0.wait();
+    stop.store(true, Ordering::Relaxed);
+    let sent: Vec<Sent> = rt.block_on(async {
+        let mut all = Vec::new();
+        for t in load {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    assert_acknowledged_survive(&rt, &client, &base, &db, port, &sent);
 }

@@ -30,7 +30,7 @@ use self::core::{
     Begin, InitCell, InitGuard, InitTicket, Published, Release, SlotStats, Slots, TryAcquire,
 };
 use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
-use crate::db::{self, ConnectionSettings, WriteLock};
+use crate::db::{self, ConnectionSettings, Synchronous, WriteLock};
 
 /// How the pool is built.
 #[derive(Clone, Debug)]
@@ -45,6 +45,8 @@ pub struct PoolConfig {
     pub busy_timeout: Duration,
     /// Bugs to re-introduce.
     pub faults: Faults,
+    /// When commits wait for the disk.
+    pub synchronous: Synchronous,
 }
 
 impl PoolConfig {
@@ -56,6 +58,7 @@ impl PoolConfig {
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
             faults: Faults::none(),
+            synchronous: Synchronous::Normal,
         }
     }
 
@@ -65,11 +68,13 @@ impl PoolConfig {
             ConnectionSettings {
                 busy_timeout: Duration::ZERO,
                 write_lock: WriteLock::Deferred,
+                synchronous: self.synchronous,
             }
         } else {
             ConnectionSettings {
                 busy_timeout: self.busy_timeout,
                 write_lock: WriteLock::Immediate,
+                synchronous: self.synchronous,
             }
         }
     }
