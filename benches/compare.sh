@@ -9,7 +9,8 @@
 #
 # Defaults: -c 64 -d 10 -r 3 -n 2000000. Targets: nginx serving a static JSON
 # file (one worker) when nginx is installed, and the reference server's
-# /livez and /api/chat. Tools that are not installed are skipped with a note.
+# /livez and /api/chat, and /api/chat of a second server run with
+# --synchronous full. Tools that are not installed are skipped with a note.
 set -euo pipefail
 
 C=64
@@ -73,6 +74,7 @@ for t in oha wrk hey; do
 done
 
 TARGETS=()
+declare -A TARGET_PID
 BODY='{"message":"benchmark turn"}'
 if command -v nginx >/dev/null; then
   NPORT=$(free_port)
@@ -96,6 +98,7 @@ EOF
   nginx -c "$WORK/nginx.conf" -p "$WORK" &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$NPORT/chat.json"
+  TARGET_PID[nginx-static-json]=$(pgrep -P "$!" | head -n1)   # the one worker
   TARGETS+=("nginx-static-json|GET|http://127.0.0.1:$NPORT/chat.json|response")
 else
   NOTES+=("nginx not installed (apt-get install nginx-light): the static-file target is skipped")
@@ -104,9 +107,19 @@ fi
 SPORT=$(free_port)
 RUST_LOG=warn "$SERVER" --addr "127.0.0.1:$SPORT" --db "$WORK/bench.db" &
 PIDS+=($!)
+TARGET_PID[server-livez]=$!
+TARGET_PID[server-chat]=$!
 wait_http "http://127.0.0.1:$SPORT/healthz"
 TARGETS+=("server-livez|GET|http://127.0.0.1:$SPORT/livez|status")
 TARGETS+=("server-chat|POST|http://127.0.0.1:$SPORT/api/chat|response")
+# The same server with every commit fsynced (--synchronous full): durable
+# across a power cut, measured separately.
+FPORT=$(free_port)
+RUST_LOG=warn "$SERVER" --addr "127.0.0.1:$FPORT" --db "$WORK/bench-full.db" --synchronous full &
+PIDS+=($!)
+TARGET_PID[server-chat-full]=$!
+wait_http "http://127.0.0.1:$FPORT/healthz"
+TARGETS+=("server-chat-full|POST|http://127.0.0.1:$FPORT/api/chat|response")
 
 printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \
   "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$BODY")" > "$WORK/post.lua"
@@ -114,14 +127,19 @@ printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "appli
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 
+# CPU time (user + system, in 1/100 s) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # run TOOL TARGET_NAME METHOD URL FIELD: one measured run, appended to RESULTS.
 run() {
   local tool=$1 name=$2 method=$3 url=$4 field=$5 out="$WORK/out.txt" mem="$WORK/mem.txt"
   local post=()
+  local before
+  before=$(cpu_ticks "${TARGET_PID[$name]}")
   case $tool in
     racegate)
       [ "$method" = POST ] && post=(-m POST -d "$BODY")
-      /usr/bin/time -f %M -o "$mem" "$RG" fire "$url" -z "${D}s" -c "$C" "${post[@]}" \
+      /usr/bin/time -f "%M %U %S" -o "$mem" "$RG" fire "$url" -z "${D}s" -c "$C" "${post[@]}" \
         --expect-json-field "$field" --min-pass-rate 0 --quiet --out "$WORK/rg" > /dev/null
       python3 - "$WORK/rg/report.json" > "$out" <<'PY'
 import json, sys
@@ -131,7 +149,7 @@ PY
       ;;
     oha)
       [ "$method" = POST ] && post=(-m POST -d "$BODY" -T application/json)
-      /usr/bin/time -f %M -o "$mem" oha -z "${D}s" -c "$C" "${post[@]}" --no-tui --output-format json "$url" > "$WORK/oha.json"
+      /usr/bin/time -f "%M %U %S" -o "$mem" oha -z "${D}s" -c "$C" "${post[@]}" --no-tui --output-format json "$url" > "$WORK/oha.json"
       python3 - "$WORK/oha.json" > "$out" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -141,7 +159,7 @@ PY
       ;;
     wrk)
       [ "$method" = POST ] && post=(-s "$WORK/post.lua")
-      /usr/bin/time -f %M -o "$mem" wrk -t 2 -c "$C" -d "${D}s" --latency "${post[@]}" "$url" > "$WORK/wrk.txt"
+      /usr/bin/time -f "%M %U %S" -o "$mem" wrk -t 2 -c "$C" -d "${D}s" --latency "${post[@]}" "$url" > "$WORK/wrk.txt"
       python3 - "$WORK/wrk.txt" > "$out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -153,7 +171,7 @@ PY
       ;;
     hey)
       [ "$method" = POST ] && post=(-m POST -d "$BODY" -T application/json)
-      /usr/bin/time -f %M -o "$mem" hey -z "${D}s" -c "$C" "${post[@]}" "$url" > "$WORK/hey.txt"
+      /usr/bin/time -f "%M %U %S" -o "$mem" hey -z "${D}s" -c "$C" "${post[@]}" "$url" > "$WORK/hey.txt"
       python3 - "$WORK/hey.txt" > "$out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -164,8 +182,16 @@ PY
       ;;
   esac
   read -r rps p99 ok < "$out"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$rps" "$p99" "$(tail -n1 "$mem")" "$ok" >> "$RESULTS"
-  printf '  %-18s %-9s %10.0f req/s  p99 %7.2f ms  peak %6d KiB\n' "$name" "$tool" "$rps" "$p99" "$(tail -n1 "$mem")" >&2
+  read -r kib user sys < <(tail -n1 "$mem")
+  local target_cpu=$(( $(cpu_ticks "${TARGET_PID[$name]}") - before ))
+  # Seconds of CPU per request, as µs: the tool's own, and the target's
+  # (its share of one core over the run says whether the target was the bound).
+  local tool_us target_pct
+  tool_us=$(python3 -c "print(($user + $sys) * 1e6 / max($rps * $D, 1))")
+  target_pct=$(python3 -c "print($target_cpu / $D)")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$rps" "$p99" "$kib" "$ok" "$tool_us" "$target_pct" >> "$RESULTS"
+  printf '  %-18s %-9s %10.0f req/s  p99 %7.2f ms  peak %6d KiB  %5.1f µs CPU/req  target %3.0f%% of a core\n' \
+    "$name" "$tool" "$rps" "$p99" "$kib" "$tool_us" "$target_pct" >&2
 }
 
 echo "comparing ${TOOLS[*]} at -c $C for ${D}s, $R rounds, interleaved…" >&2
@@ -200,10 +226,10 @@ notes = sys.argv[7:]
 rows = collections.defaultdict(lambda: collections.defaultdict(list))
 targets, tools = [], []
 for line in open(results):
-    name, tool, rps, p99, mem, ok = line.rstrip("\n").split("\t")
+    name, tool, rps, p99, mem, ok, tool_us, target_pct = line.rstrip("\n").split("\t")
     if name not in targets: targets.append(name)
     if tool not in tools: tools.append(tool)
-    rows[name][tool].append((float(rps), float(p99), int(mem)))
+    rows[name][tool].append((float(rps), float(p99), int(mem), float(tool_us), float(target_pct)))
 def version(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
@@ -215,8 +241,8 @@ print(f"Generated {datetime.date.today()} by `benches/compare.sh -c {c} -d {d} -
       f"Each cell is the median of {r} runs of {d} s at concurrency {c}; the tools ran interleaved, "
       "rotating their order every round, so drift on this shared machine hits them alike. "
       "racegate runs with its JSON field check on (it parses every body); the others check nothing.\n")
-print("| target | tool | req/s | p99 ms | peak RSS MiB |")
-print("|---|---|---:|---:|---:|")
+print("| target | tool | req/s | p99 ms | peak RSS MiB | tool CPU µs/request | target CPU, % of one core |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for t in targets:
     for tool in tools:
         runs = rows[t].get(tool)
@@ -224,7 +250,9 @@ for t in targets:
         rps = statistics.median(x[0] for x in runs)
         p99 = statistics.median(x[1] for x in runs)
         mem = max(x[2] for x in runs) / 1024
-        print(f"| {t} | {tool} | {rps:,.0f} | {p99:.2f} | {mem:.1f} |")
+        cpu = statistics.median(x[3] for x in runs)
+        target = statistics.median(x[4] for x in runs)
+        print(f"| {t} | {tool} | {rps:,.0f} | {p99:.2f} | {mem:.1f} | {cpu:.1f} | {target:.0f} |")
 print("\n| target | racegate / oha | racegate / wrk | racegate / hey |")
 print("|---|---:|---:|---:|")
 for t in targets:
@@ -234,6 +262,18 @@ for t in targets:
         runs = rows[t].get(other)
         cells.append(f"{rg / statistics.median(x[0] for x in runs):.2f}x" if runs else "—")
     print(f"| {t} | " + " | ".join(cells) + " |")
+def med(t, tool):
+    runs = rows.get(t, {}).get(tool)
+    return statistics.median(x[0] for x in runs) if runs else None
+if "server-chat" in rows and "server-livez" in rows:
+    print("\nThe reference server's chat path against its own `/livez`, same run (each tool's medians):\n")
+    print("| tool | /api/chat req/s | /livez req/s | chat / livez | chat, --synchronous full | full / normal |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for tool in tools:
+        chat, livez, full = med("server-chat", tool), med("server-livez", tool), med("server-chat-full", tool)
+        if chat and livez:
+            f = f"{full:,.0f} | {full / chat:.2f}x" if full else "— | —"
+            print(f"| {tool} | {chat:,.0f} | {livez:,.0f} | {chat / livez:.2f}x | {f} |")
 mem = [l.rstrip("\n").split("\t") for l in open(longmem)]
 if mem:
     print("\nracegate's peak resident memory by run length (same target, -c " + c + "):\n")

@@ -108,6 +108,45 @@ fn every_catalogue_entry_is_detected_and_every_fix_holds() {
     );
     let junit = std::fs::read_to_string(out.path().join("locked-db/junit.xml")).unwrap();
     roxmltree::Document::parse(&junit).expect("junit.xml is XML");
+    // One self-contained page per scenario, the variants side by side, and
+    // an index whose only links are to those pages.
+    for bug in racegate_server::Bug::ALL {
+        let page = std::fs::read_to_string(out.path().join(bug.name()).join("report.html"))
+            .unwrap_or_else(|_| panic!("{bug}: no report.html"));
+        assert!(
+            page.contains("before (fail)") && page.contains("after (pass)"),
+            "{bug}"
+        );
+        assert!(page.contains("<svg"), "{bug}: no chart");
+        let lower = page.to_ascii_lowercase();
+        for outside in ["src=", "href=", "url(", "<link", "<script", "@import"] {
+            assert!(
+                !lower.contains(outside),
+                "{bug}: report.html contains {outside:?}"
+            );
+        }
+    }
+    let index = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let links: Vec<&str> = index
+        .split("href=\"")
+        .skip(1)
+        .map(|l| &l[..l.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        links.len(),
+        racegate_server::Bug::ALL.len() + 1,
+        "{links:?}"
+    );
+    for link in links {
+        assert!(
+            link.ends_with("/report.html") && !link.contains(':') && !link.starts_with('/'),
+            "index.html links outside the reports: {link}"
+        );
+        assert!(out.path().join(link).exists(), "{link}");
+    }
+    for outside in ["src=", "url(", "<link", "<script"] {
+        assert!(!index.contains(outside), "index.html contains {outside:?}");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! checks. The load engine's workers and `racegate kv` both send through it.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use hyper::header::HOST;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::MAX_RESPONSE_BYTES;
 use crate::outcome::FailureKind;
@@ -42,6 +44,10 @@ pub struct Client {
     addr: SocketAddr,
     timeout: Duration,
     conn: Option<SendRequest<Full<Bytes>>>,
+    /// The request timeout's timer, kept across requests and moved forward
+    /// for each: a fresh timer per request costs a registration in the
+    /// runtime's timer wheel (and its lock) every time.
+    deadline: Pin<Box<Sleep>>,
 }
 
 impl Client {
@@ -51,6 +57,7 @@ impl Client {
             addr,
             timeout,
             conn: None,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
         }
     }
 
@@ -89,7 +96,10 @@ impl Client {
             };
         };
         let timeout = self.timeout;
-        let result = tokio::time::timeout(timeout, async {
+        self.deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + timeout);
+        let work = async {
             let resp = conn.send_request(req).await?;
             let status = resp.status().as_u16();
             let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
@@ -98,8 +108,12 @@ impl Client {
                 .map_err(BodyError)?
                 .to_bytes();
             Ok::<_, ExchangeError>((status, body))
-        })
-        .await;
+        };
+        let result = tokio::select! {
+            biased;
+            done = work => Ok(done),
+            () = self.deadline.as_mut() => Err(()),
+        };
         match result {
             Ok(Ok((status, body))) => Exchange::Answered { status, body },
             Ok(Err(e)) => {
