@@ -150,16 +150,56 @@ fn spawn_load(
         .collect()
 }
 
-#[test]
-fn every_acknowledged_message_survives_sigterm_and_restart() {
+/// The built server on a fresh file, ready, with a runtime and a client.
+struct Running {
+    db: TempDb,
+    port: u16,
+    base: String,
+    server: KillOnDrop,
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+fn start(think_ms: &str) -> Running {
     let db = TempDb::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    // Turns long enough that many requests are mid-turn when SIGTERM lands.
-    let mut server = KillOnDrop(spawn_server(&db, port, "150"));
+    let server = KillOnDrop(spawn_server(&db, port, think_ms));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = client();
     rt.block_on(wait_ready(&client, &base));
+    Running {
+        db,
+        port,
+        base,
+        server,
+        rt,
+        client,
+    }
+}
+
+/// Everything the load's workers sent.
+fn join(rt: &tokio::runtime::Runtime, load: Vec<tokio::task::JoinHandle<Vec<Sent>>>) -> Vec<Sent> {
+    rt.block_on(async {
+        let mut all = Vec::new();
+        for t in load {
+            all.extend(t.await.unwrap());
+        }
+        all
+    })
+}
+
+#[test]
+fn every_acknowledged_message_survives_sigterm_and_restart() {
+    // Turns long enough that many requests are mid-turn when SIGTERM lands.
+    let Running {
+        db,
+        port,
+        base,
+        mut server,
+        rt,
+        client,
+    } = start("150");
 
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -175,13 +215,7 @@ fn every_acknowledged_message_survives_sigterm_and_restart() {
     let exit = wait_exit(&mut server.0, Duration::from_secs(15));
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     stop.store(true, Ordering::Relaxed);
-    let sent: Vec<Sent> = rt.block_on(async {
-        let mut all = Vec::new();
-        for t in load {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let sent = join(&rt, load);
 
     // In flight at SIGTERM: sent well before it (so the server had read it),
     // answered after it. Each must be answered in full: 200, or 503
@@ -272,27 +306,22 @@ fn assert_acknowledged_survive(
 
 #[test]
 fn every_acknowledged_message_survives_kill_9_and_restart() {
-    let db = TempDb::new();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     // No think time: turns commit back to back, so SIGKILL lands among
     // group-commit batches being written.
-    let mut server = KillOnDrop(spawn_server(&db, port, "0"));
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = client();
-    rt.block_on(wait_ready(&client, &base));
+    let Running {
+        db,
+        port,
+        base,
+        mut server,
+        rt,
+        client,
+    } = start("0");
     let stop = Arc::new(AtomicBool::new(false));
     let load = spawn_load(&rt, &client, &base, &stop, Instant::now());
     std::thread::sleep(Duration::from_millis(600));
     server.0.kill().unwrap(); // SIGKILL: no shutdown code runs
     let _ = server.0.wait();
     stop.store(true, Ordering::Relaxed);
-    let sent: Vec<Sent> = rt.block_on(async {
-        let mut all = Vec::new();
-        for t in load {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let sent = join(&rt, load);
     assert_acknowledged_survive(&rt, &client, &base, &db, port, &sent);
 }

@@ -1,0 +1,106 @@
+//! The timeline's own checks: bins, quantiles, widening, exact merges.
+
+use super::*;
+
+#[test]
+fn bins_cover_values_in_order() {
+    let mut last = 0;
+    for v in 1..100_000u64 {
+        let b = bin_of(v);
+        assert!(b >= last, "bins ascend");
+        assert!(bin_low(b) <= v && v < bin_low(b + 1), "{v} in bin {b}");
+        last = b;
+    }
+    assert_eq!(bin_of(3_600_000_000), bin_of(3_600_000_000).min(BINS - 1));
+    assert!(bin_of(u64::MAX) < BINS);
+}
+
+#[test]
+fn quantiles_are_within_an_eighth() {
+    let mut h = CoarseHistogram::default();
+    for v in 1..=1000u64 {
+        h.record(v * 100);
+    }
+    for (q, exact) in [(0.5, 50_000.0), (0.99, 99_000.0)] {
+        let got = h.quantile(q) as f64;
+        assert!(
+            (got - exact).abs() / exact <= 0.125,
+            "q{q}: {got} vs {exact}"
+        );
+    }
+    assert_eq!(h.max(), 100_000);
+    let back = CoarseHistogram::from_bins(&h.bins(), h.max()).unwrap();
+    assert_eq!(back, h);
+}
+
+fn bucket(passed: u64, failed: u64, latency_us: u64) -> Bucket {
+    let mut b = Bucket::default();
+    for _ in 0..passed {
+        b.pass();
+        b.latency.record(latency_us);
+    }
+    for _ in 0..failed {
+        b.fail(FailureKind::Status, Some("status 500"));
+    }
+    b
+}
+
+#[test]
+fn long_runs_widen_the_buckets_and_keep_every_count() {
+    let mut t = Timeline::new(1_000_000, 100);
+    let start = t.base_index(1_000_000);
+    for i in 0..10_000u64 {
+        t.add(start + i, &bucket(2, 1, 300));
+    }
+    let report = t.to_report(&[(FailureKind::Status, "status 500")]);
+    assert!(report.buckets.len() as u64 <= MAX_BUCKETS);
+    assert_eq!(report.bucket_ms, 800);
+    let sent: u64 = report.buckets.iter().map(|b| b.sent).sum();
+    let failed: u64 = report.buckets.iter().map(|b| b.failed).sum();
+    assert_eq!((sent, failed), (30_000, 10_000));
+    assert_eq!(report.start_unix_ms % report.bucket_ms, 0);
+}
+
+#[test]
+fn wall_clock_merge_is_exact() {
+    let clusters = [(FailureKind::Status, "status 500")];
+    let mut one = Timeline::new(1_000_050, 100);
+    let mut a = Timeline::new(1_000_050, 100);
+    let mut b = Timeline::new(1_000_120, 100);
+    for i in 0..30u64 {
+        let bk = bucket(i % 3, i % 2, 100 + i * 37);
+        one.add(10_000 + i, &bk);
+        if i % 2 == 0 {
+            a.add(10_000 + i, &bk)
+        } else {
+            b.add(10_000 + i, &bk)
+        }
+    }
+    let a = Timeline::from_report(&a.to_report(&clusters), &clusters).unwrap();
+    let b = Timeline::from_report(&b.to_report(&clusters), &clusters).unwrap();
+    let mut merged = a;
+    merged.absorb(b, Align::WallClock).unwrap();
+    assert_eq!(merged.to_report(&clusters), one.to_report(&clusters));
+}
+
+#[test]
+fn start_aligned_merge_overlays_runs() {
+    let mut a = Timeline::new(1_000_000, 100);
+    let mut b = Timeline::new(5_000_000, 100);
+    a.add(10_003, &bucket(1, 0, 50));
+    b.add(50_003, &bucket(0, 1, 50));
+    a.absorb(b, Align::Start).unwrap();
+    let r = a.to_report(&[]);
+    assert_eq!(r.buckets.len(), 4);
+    assert_eq!((r.buckets[3].passed, r.buckets[3].failed), (1, 1));
+}
+
+#[test]
+fn widths_that_do_not_divide_are_refused() {
+    let mut a = Timeline::new(0, 100);
+    let b = Timeline::new(0, 150);
+    assert_eq!(
+        a.absorb(b, Align::WallClock),
+        Err(TimelineError::Widths(100, 150))
+    );
+}
