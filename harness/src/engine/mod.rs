@@ -176,7 +176,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         stats: total,
         elapsed: start.elapsed(),
         halted: schedule.is_halted(),
-        timeline: progress.with_timeline(|t| t.clone()),
+        timeline: progress.with_timeline(std::mem::take),
     }
 }
 

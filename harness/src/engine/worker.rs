@@ -15,7 +15,7 @@ use super::{Burst, Progress, Schedule};
 use crate::outcome::FailureKind;
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
-use crate::timeline::Bucket;
+use crate::timeline::{bucket_index, Bucket};
 
 pub(super) struct Worker {
     id: usize,
@@ -54,8 +54,7 @@ impl Worker {
     /// Moves to the timeline bucket holding `intended`, handing the one
     /// filled so far to the shared timeline.
     fn bucket_for(&mut self, intended: Instant) {
-        let unix_ms = self.schedule.unix_ms_of(intended);
-        let index = unix_ms / self.config.bucket_ms.max(1);
+        let index = bucket_index(self.schedule.unix_ms_of(intended), self.config.bucket_ms);
         if index != self.bucket.0 {
             self.flush();
             self.bucket.0 = index;

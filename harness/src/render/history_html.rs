@@ -5,23 +5,8 @@
 
 use std::fmt::Write as _;
 
+use super::page::escape;
 use crate::history::{HistoryCheck, Op, OpKind, Outcome, Verdict};
-
-/// Escapes text for HTML content and attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const WIDTH: f64 = 1000.0;
 const LEFT: f64 = 90.0;

@@ -1,8 +1,23 @@
 //! The frame of every racegate HTML page: one self-contained document with
 //! its CSS inline. Nothing is fetched — no script, font, stylesheet or
-//! image — so a page opens the same offline, from a CI artifact or a mail.
+//! image — so a page opens the same offline, from a CI artifact or a mail —
+//! and the one HTML escape every page uses.
 
-use super::history_html::escape;
+/// Escapes text for HTML content and attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// A whole document titled `title` around `body` (already HTML).
 pub fn document(title: &str, body: &str) -> String {

@@ -8,8 +8,7 @@ use std::fmt::Write as _;
 
 use super::Report;
 use crate::render::chart::{self, palette, Frame, Layer, Line};
-use crate::render::history_html::escape;
-use crate::render::page;
+use crate::render::page::{self, escape};
 use crate::render::text::{percent, truncate};
 use crate::timeline::TimelineReport;
 

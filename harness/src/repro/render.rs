@@ -9,10 +9,9 @@ use std::time::Duration;
 use super::verdict::{Minimal, ScenarioReport, VariantReport, Verdict};
 use super::ReproError;
 use crate::outcome::FailureKind;
-use crate::render::history_html::escape;
 use crate::render::junit::{Case, Suite};
 use crate::render::markdown;
-use crate::render::page;
+use crate::render::page::{self, escape};
 use crate::render::text::{percent, rate_with_interval, truncate};
 use crate::report::html::Scales;
 use crate::report::{endpoint, Report};
@@ -427,7 +426,14 @@ pub fn index_html(reports: &[ScenarioReport], command: &str) -> String {
         let variants = r
             .variants
             .iter()
-            .map(|v| format!("{}: {} ({})", v.name, verdict_words(v), rate_line(v)))
+            .map(|v| {
+                escape(&format!(
+                    "{}: {} ({})",
+                    v.name,
+                    verdict_words(v),
+                    rate_line(v)
+                ))
+            })
             .collect::<Vec<_>>()
             .join("<br>");
         let _ = writeln!(
@@ -437,10 +443,6 @@ pub fn index_html(reports: &[ScenarioReport], command: &str) -> String {
             if r.ok { "ok" } else { "bad" },
             if r.ok { "as expected" } else { "not as expected" },
             variants
-                .split("<br>")
-                .map(escape)
-                .collect::<Vec<_>>()
-                .join("<br>")
         );
     }
     s.push_str("</table>\n");

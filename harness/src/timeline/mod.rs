@@ -228,6 +228,12 @@ pub enum Align {
     Start,
 }
 
+/// The index of the bucket of width `bucket_ms` holding `unix_ms`, on the
+/// wall-clock grid.
+pub fn bucket_index(unix_ms: u64, bucket_ms: u64) -> u64 {
+    unix_ms / bucket_ms.max(1)
+}
+
 impl Default for Timeline {
     fn default() -> Self {
         Self::new(0, DEFAULT_BUCKET_MS)
@@ -252,13 +258,8 @@ impl Timeline {
         self.bucket_ms
     }
 
-    /// The index, on the width this timeline was created with, of the
-    /// bucket holding `unix_ms`: what [`add`](Self::add) takes.
-    pub fn base_index(&self, unix_ms: u64) -> u64 {
-        unix_ms / self.base_ms
-    }
-
-    /// Adds `bucket`, recorded at base index `base_index`.
+    /// Adds `bucket`, recorded at `base_index`: its [`bucket_index`] on the
+    /// width this timeline was created with.
     pub fn add(&mut self, base_index: u64, bucket: &Bucket) {
         let i = base_index * self.base_ms / self.bucket_ms;
         self.buckets.entry(i).or_default().add(bucket);

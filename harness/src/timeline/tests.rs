@@ -48,7 +48,7 @@ fn bucket(passed: u64, failed: u64, latency_us: u64) -> Bucket {
 #[test]
 fn long_runs_widen_the_buckets_and_keep_every_count() {
     let mut t = Timeline::new(1_000_000, 100);
-    let start = t.base_index(1_000_000);
+    let start = bucket_index(1_000_000, 100);
     for i in 0..10_000u64 {
         t.add(start + i, &bucket(2, 1, 300));
     }
