@@ -1,30 +1,38 @@
 //! loom models of the connection pool's concurrency core.
 //!
 //! The pool's core — lazy guarded initialisation with generations
-//! ([`core::InitCell`]) and bounded slots with close ([`core::Slots`]) — is the
-//! server's own source (`server/src/pool/core.rs` and `server/src/sync.rs`),
-//! compiled here by path with `cfg(racegate_loom)`, so its `Mutex` and `Arc`
-//! are loom's and loom tries every interleaving of 2–3 threads. No copy of the
-//! logic lives in the tests. Each claim of the seed's fix has a model:
+//! ([`core::InitCell`]) and bounded slots with a hand-off queue and close
+//! ([`slots::Slots`], [`slots::Mailbox`]) — is the server's own source
+//! (`server/src/pool/core.rs`, `server/src/pool/slots.rs` and
+//! `server/src/sync.rs`), compiled here by path with `cfg(racegate_loom)`, so
+//! its `Mutex` and `Arc` are loom's and loom tries every interleaving of 2–3
+//! threads. No copy of the logic lives in the tests. Each claim of the seed's
+//! fix has a model:
 //!
 //! | model file | claim |
 //! |---|---|
 //! | `tests/loom_init.rs` | concurrent first callers: the initialiser runs exactly once and all share the instance; a failed initialiser lets a later caller retry, and nobody waits forever |
 //! | `tests/loom_generation.rs` | a re-initialisation racing callers of the old and the new generation: no caller uses a closed connection, and the old one is closed exactly once |
 //! | `tests/loom_slots.rs` | concurrent adds never exceed the bound; close turns every waiter away with an error and nothing is lent after it |
-//! | `tests/loom_wake.rs` | acquire/release with one wake per release: nobody waits forever, permits are conserved; without the wake, loom finds the lost wake-up |
+//! | `tests/loom_wake.rs` | acquire/release with the connection handed to the first queued caller and one wake per release: nobody waits forever, connections are conserved; without the wake, loom finds the lost wake-up; a caller giving up while a connection is handed to it passes it on; a wait expiring while a release serves it ends one way only |
 //! | `tests/loom_close.rs` | close racing a first build (the `Published::No` path) and a reopen after close: every instance built is closed exactly once and at most one is ever published |
 //! | `tests/loom_unguarded.rs` | the bug side: with the guard off (the `unguarded-init` catalogue entry) loom must find the double initialisation, so the models are known to bite |
 //!
-//! Waiting is modelled with production's rule ([`NotifyModel`]): a caller
-//! registers interest before it looks at the state, a release wakes one
-//! waiter, a finished build or a close wakes all, and a waiter that leaves
+//! Waiting is modelled with production's rules. For a connection: a caller
+//! that finds none idle queues a mailbox naming its thread (production: its
+//! task's `Waker`), and waits on its own parker, which keeps a wake-up that
+//! comes before the wait as a task's waker does; a release delivers into the
+//! first mailbox and wakes that thread; a close, or the deadline thread's
+//! expiry, empties the queue and wakes whom it took out. For a build
+//! ([`NotifyModel`]): a caller registers interest before it looks at the
+//! cell, a finished build or a close wakes all, and a waiter that leaves
 //! without waiting passes on a wake-up it received. A wake-up the protocol
 //! could lose leaves a thread blocked forever, which loom reports as a
-//! deadlock — so "nobody waits forever" is checked for the code's rule, not
-//! a friendlier one (`tests/loom_wake.rs` shows that dropping the wake on
-//! release is caught). Not modelled: tokio's `Notify` internals and timers
-//! (tokio checks those with loom).
+//! deadlock — so "nobody waits forever" is checked for the code's rules, not
+//! friendlier ones (`tests/loom_wake.rs` shows that dropping the wake on
+//! release is caught). Not modelled: tokio's `Notify` and `Waker` internals,
+//! timers and clocks (the deadline thread's sleep is modelled as an expiry
+//! at any moment).
 //!
 //! Run: `cargo test -p racegate-loom --release` (CI does this). The
 //! preemption bound is `LOOM_MAX_PREEMPTIONS` if set, else
@@ -37,6 +45,10 @@ mod sync;
 /// The server's pool core, compiled against loom.
 #[path = "../../server/src/pool/core.rs"]
 pub mod core;
+
+/// The server's connection slots and hand-off queue, compiled against loom.
+#[path = "../../server/src/pool/slots.rs"]
+pub mod slots;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

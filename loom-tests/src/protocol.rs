@@ -1,34 +1,35 @@
 //! The pool's async layer (`server/src/pool/mod.rs`), transcribed into
 //! blocking model code step for step: where production awaits a `Notified`,
 //! the model waits on a [`NotifyModel`]; where production drops one, the
-//! model deregisters. The core calls (`InitCell`, `Slots`) are the
-//! production ones. Keep this in step with `pool/mod.rs`: each function
-//! names the production function it follows.
+//! model deregisters. Where production's `Queued` future returns `Pending`
+//! and is woken through the `Waker` in its mailbox, the model thread waits
+//! on its own parker, and a `W` (the thread's number) names whom to wake.
+//! The core calls (`InitCell`, `Slots`, `Mailbox`) are the production ones.
+//! Keep this in step with `pool/mod.rs`: each function names the production
+//! function it follows.
 
-use crate::core::{Begin, InitCell, InitTicket, Published, Release, Slots, TryAcquire};
+use crate::core::{Begin, InitCell, InitTicket, Published};
 use crate::notify::NotifyModel;
+use crate::slots::{Mailbox, Opened, Queue, Release, Slots, TryAcquire};
 use loom::sync::Arc;
 
-/// One build of the pool (`Instance`): its slots and its release
-/// notification.
+/// A model thread's `Waker`: its number.
+pub type Wake = usize;
+
+/// One build of the pool (`Instance`): its slots.
 pub struct Instance<C> {
-    /// The connections.
-    pub slots: Slots<C>,
-    /// Notified once per release, for all on close.
-    pub released: NotifyModel,
+    /// The connections and the callers queued for them.
+    pub slots: Slots<C, Wake>,
 }
 
 impl<C> Instance<C> {
-    /// An instance holding `conns`, for `threads` model threads.
-    pub fn new(conns: Vec<C>, threads: usize) -> Self {
+    /// An instance holding `conns`.
+    pub fn new(conns: Vec<C>) -> Self {
         let slots = Slots::new(conns.len().max(1));
         for c in conns {
             assert!(slots.add(c).is_ok());
         }
-        Self {
-            slots,
-            released: NotifyModel::new(threads),
-        }
+        Self { slots }
     }
 }
 
@@ -39,15 +40,19 @@ pub enum Failed {
     Closed,
     /// This caller's build failed (`PoolError::Open`).
     Build,
+    /// The caller's wait expired (`PoolError::Timeout`).
+    TimedOut,
 }
 
-/// The pool: its cell and the notification of cell changes.
+/// The pool: its cell, the notification of cell changes, and each model
+/// thread's parker (what a `Waker` reaches).
 pub struct Pool<C> {
     /// The production `InitCell`.
     pub cell: InitCell<Instance<C>>,
     /// `cell_changed`.
     pub changed: NotifyModel,
-    threads: usize,
+    /// Per thread: woken (a permit kept until it waits) like a task.
+    parkers: Vec<loom::sync::Notify>,
 }
 
 /// `Building` in production: owns the claim while a build runs and, however
@@ -77,8 +82,13 @@ impl<C> Pool<C> {
         Self {
             cell: InitCell::new(guard),
             changed: NotifyModel::new(threads),
-            threads,
+            parkers: (0..threads).map(|_| loom::sync::Notify::new()).collect(),
         }
+    }
+
+    /// `Waker::wake` for the model thread `w`.
+    pub fn wake(&self, w: Wake) {
+        self.parkers[w].notify();
     }
 
     /// `ConnectionPool::instance`: the current instance for `generation`,
@@ -120,8 +130,7 @@ impl<C> Pool<C> {
                         None => Err(Failed::Build),
                         Some(conns) => {
                             let ticket = building.ticket.take().expect("claimed");
-                            let (instance, published) =
-                                ticket.complete(Instance::new(conns, self.threads));
+                            let (instance, published) = ticket.complete(Instance::new(conns));
                             if published == Published::No {
                                 self.close_instance(&instance, close);
                                 Err(Failed::Closed)
@@ -138,7 +147,8 @@ impl<C> Pool<C> {
         }
     }
 
-    /// `ConnectionPool::acquire` (fast path, then `acquire_unbounded`).
+    /// `ConnectionPool::acquire`: the fast path, then `acquire_inner` with
+    /// the `Queued` future, waiting to the end.
     pub fn acquire(
         &self,
         me: usize,
@@ -146,40 +156,82 @@ impl<C> Pool<C> {
         build: &mut dyn FnMut() -> Option<Vec<C>>,
         close: &dyn Fn(C),
     ) -> Result<(Arc<Instance<C>>, C), Failed> {
-        if let Some(instance) = self.cell.ready(generation) {
+        self.acquire_or_give_up(me, generation, build, close, false)
+    }
+
+    /// The same, but a caller that has to queue gives up right after
+    /// queueing (its acquire future dropped: cancelled, or timed out by
+    /// tokio while waiting for a build): `Queued`'s drop, racing whatever a
+    /// release does meanwhile. Gives up with [`Failed::TimedOut`].
+    pub fn acquire_or_give_up(
+        &self,
+        me: usize,
+        generation: u64,
+        build: &mut dyn FnMut() -> Option<Vec<C>>,
+        close: &dyn Fn(C),
+        give_up: bool,
+    ) -> Result<(Arc<Instance<C>>, C), Failed> {
+        let mut ready = self.cell.ready(generation);
+        if let Some(instance) = &ready {
             if let TryAcquire::Acquired(conn) = instance.slots.try_acquire() {
-                return Ok((instance, conn));
+                return Ok((Arc::clone(instance), conn));
             }
         }
         loop {
-            let instance = self.instance(me, generation, build, close)?;
+            let instance = match ready.take() {
+                Some(instance) => instance,
+                None => self.instance(me, generation, build, close)?,
+            };
+            // `Queued::poll`, first poll.
+            let mailbox = Arc::new(Mailbox::new(me));
+            match instance.slots.acquire_or_queue(&mailbox) {
+                Queue::Acquired(conn) => return Ok((instance, conn)),
+                // Retired or closed: ask the cell again.
+                Queue::Closed => continue,
+                Queue::Queued => {}
+            }
+            if give_up {
+                // `Queued::drop`.
+                match instance.slots.cancel(&mailbox) {
+                    Release::Returned => {}
+                    Release::HandedOff(next) => self.wake(next),
+                    Release::Closed(conn) => close(conn),
+                }
+                return Err(Failed::TimedOut);
+            }
+            // `Pending` until woken, then `Queued::poll` again.
             loop {
-                instance.released.register(me);
-                match instance.slots.try_acquire() {
-                    TryAcquire::Acquired(conn) => {
-                        instance.released.deregister(me);
-                        return Ok((instance, conn));
-                    }
-                    TryAcquire::Closed => {
-                        instance.released.deregister(me);
-                        break;
-                    }
-                    TryAcquire::Empty => instance.released.wait(me),
+                self.parkers[me].wait();
+                match mailbox.open(|_| {}) {
+                    Opened::Waiting => continue,
+                    Opened::Acquired(conn) => return Ok((instance, conn)),
+                    Opened::TimedOut => return Err(Failed::TimedOut),
+                    Opened::Closed => break,
                 }
             }
         }
     }
 
-    /// `PooledConnection::drop`: give the connection back and wake one
-    /// waiter — unless `wake` is false, the mutation the models must catch.
+    /// `PooledConnection::drop`: give the connection back and wake the
+    /// caller it was handed to — unless `wake` is false, the mutation the
+    /// models must catch.
     pub fn release(&self, instance: &Instance<C>, conn: C, wake: bool, close: &dyn Fn(C)) {
         match instance.slots.release(conn) {
-            Release::Returned => {
+            Release::Returned => {}
+            Release::HandedOff(next) => {
                 if wake {
-                    instance.released.notify_one();
+                    self.wake(next);
                 }
             }
             Release::Closed(conn) => close(conn),
+        }
+    }
+
+    /// One round of `DeadlineThread::run` in which every queued caller is
+    /// due: expire them and wake them.
+    pub fn expire_all(&self, instance: &Instance<C>) {
+        for w in instance.slots.expire(|_| true) {
+            self.wake(w);
         }
     }
 
@@ -194,9 +246,11 @@ impl<C> Pool<C> {
 
     /// `ConnectionPool::close_instance`.
     pub fn close_instance(&self, instance: &Instance<C>, close: &dyn Fn(C)) {
-        if let Some(idle) = instance.slots.close() {
-            instance.released.notify_waiters();
-            for conn in idle {
+        if let Some(closing) = instance.slots.close() {
+            for w in closing.wake {
+                self.wake(w);
+            }
+            for conn in closing.conns {
                 close(conn);
             }
         }

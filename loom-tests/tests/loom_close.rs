@@ -48,6 +48,7 @@ fn request(pool: &Pool<u32>, ledger: &Ledger, me: usize) {
         Ok((instance, conn)) => pool.release(&instance, conn, true, &close),
         Err(Failed::Closed) => {}
         Err(Failed::Build) => unreachable!("builds do not fail here"),
+        Err(Failed::TimedOut) => unreachable!("no wait expires here"),
     }
 }
 

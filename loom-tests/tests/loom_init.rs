@@ -36,6 +36,7 @@ impl Model {
             Ok(instance) => Some(instance),
             Err(Failed::Build) => None,
             Err(Failed::Closed) => panic!("the pool was never closed"),
+            Err(Failed::TimedOut) => unreachable!("no wait expires here"),
         }
     }
 }

@@ -4,13 +4,13 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::core::{Release, Slots, TryAcquire};
 use racegate_loom::protocol::{Failed, Pool};
+use racegate_loom::slots::{Release, Slots, TryAcquire};
 
 #[test]
 fn concurrent_adds_never_exceed_the_bound() {
     racegate_loom::check("slots/bound", || {
-        let slots = Arc::new(Slots::new(2));
+        let slots = Arc::new(Slots::<u32, usize>::new(2));
         assert!(slots.add(0u32).is_ok());
         let adders: Vec<_> = (1..3u32)
             .map(|c| {

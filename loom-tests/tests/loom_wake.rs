@@ -1,13 +1,19 @@
-//! Production's wake-up rule: a release wakes **one** waiter (`notify_one`),
-//! a close wakes all. Three callers contend for one connection through the
+//! Production's hand-off rule: a release delivers the connection to the
+//! first queued caller's mailbox and wakes that caller only; a close wakes
+//! every queued caller. Three callers contend for one connection through the
 //! pool's own acquire/release protocol; nobody may wait forever. The same
 //! model with the wake on release dropped must deadlock, so the model is
 //! known to catch a lost wake-up.
+//!
+//! Two races of the hand-off have models of their own: a queued caller that
+//! gives up (its acquire dropped) while a release is handing it the
+//! connection must pass the connection on, and a wait that expires while a
+//! release serves it must end one way only — served or timed out.
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
-use loom::thread;
-use racegate_loom::protocol::Pool;
+use loom::thread::{self, JoinHandle};
+use racegate_loom::protocol::{Failed, Instance, Pool};
 
 fn no_close(_: u32) {}
 
@@ -44,6 +50,78 @@ fn contend_for_one_connection(wake_on_release: bool) {
         (1, 0),
         "the connection came back"
     );
+}
+
+/// Thread `me` asks the built pool for a connection, giving up once queued
+/// if `give_up`; gives back what it got. A wait that ends without a
+/// connection must have timed out (or given up).
+fn ask(pool: &Pool<u32>, me: usize, give_up: bool) {
+    let mut never = || -> Option<Vec<u32>> { unreachable!("built") };
+    match pool.acquire_or_give_up(me, 1, &mut never, &no_close, give_up) {
+        Ok((instance, conn)) => pool.release(&instance, conn, true, &no_close),
+        Err(e) => assert_eq!(e, Failed::TimedOut),
+    }
+}
+
+/// Thread 0 holds the only connection while `others` run, then releases it
+/// at any point of theirs; afterwards the connection must be back and
+/// nobody left queued.
+fn race_a_release(
+    others: impl FnOnce(&Arc<Pool<u32>>, &Arc<Instance<u32>>) -> Vec<JoinHandle<()>>,
+) {
+    let pool = Arc::new(Pool::<u32>::new(3));
+    let mut build = || Some(vec![7u32]);
+    let (instance, held) = pool.acquire(0, 1, &mut build, &no_close).expect("built");
+    let threads = others(&pool, &instance);
+    pool.release(&instance, held, true, &no_close);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = instance.slots.stats();
+    assert_eq!(
+        (stats.idle, stats.in_use, stats.queued),
+        (1, 0, 0),
+        "the connection came back and nobody is left queued"
+    );
+}
+
+/// Thread 1 queues for the connection and gives up (its acquire dropped) at
+/// any point of thread 0's release; thread 2 waits for it to the end.
+/// Whatever the order, thread 2 is served (it would block forever
+/// otherwise): a connection handed to a caller that gave up is passed on,
+/// not stranded in its mailbox.
+#[test]
+fn a_caller_that_gives_up_passes_on_a_connection_handed_to_it() {
+    racegate_loom::check("wake/give-up", || {
+        race_a_release(|pool, _| {
+            let (quitter, waiter) = (pool.clone(), pool.clone());
+            vec![
+                thread::spawn(move || ask(&quitter, 1, true)),
+                thread::spawn(move || {
+                    let mut never = || -> Option<Vec<u32>> { unreachable!("built") };
+                    let (instance, conn) =
+                        waiter.acquire(2, 1, &mut never, &no_close).expect("served");
+                    waiter.release(&instance, conn, true, &no_close);
+                }),
+            ]
+        });
+    });
+}
+
+/// Thread 1 waits for the connection; thread 2 is the deadline thread,
+/// expiring every queued wait once, at any point of thread 0's release.
+/// Thread 1 is either served or told it timed out, never left waiting.
+#[test]
+fn an_expiring_wait_is_served_or_timed_out_never_stranded() {
+    racegate_loom::check("wake/expire", || {
+        race_a_release(|pool, instance| {
+            let (waiter, deadlines, instance) = (pool.clone(), pool.clone(), instance.clone());
+            vec![
+                thread::spawn(move || ask(&waiter, 1, false)),
+                thread::spawn(move || deadlines.expire_all(&instance)),
+            ]
+        });
+    });
 }
 
 #[test]

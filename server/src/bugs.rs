@@ -142,6 +142,7 @@ impl Faults {
 /// receiver are dropped and every later wait fails.
 pub struct RuntimeBoundDispatch {
     requests: mpsc::Sender<oneshot::Sender<()>>,
+    released: Arc<Notify>,
 }
 
 /// The error a waiter gets from a dispatch task whose runtime is gone.
@@ -151,14 +152,16 @@ pub struct DispatchGone;
 
 impl RuntimeBoundDispatch {
     /// Spawns the dispatch task on the current runtime (the bug: the pool
-    /// outlives it). `released` is notified whenever a connection comes back.
-    /// While that runtime lives this works: each waiter is answered after a
-    /// release or a 1 ms timer tick (both runtime-bound), then looks again.
-    pub fn spawn(released: Arc<Notify>) -> Self {
+    /// outlives it). While that runtime lives this works: each waiter is
+    /// answered after a release ([`released`](Self::released)) or a 1 ms
+    /// timer tick (both runtime-bound), then looks again.
+    pub fn spawn() -> Self {
+        let released = Arc::new(Notify::new());
         let (requests, mut rx) = mpsc::channel::<oneshot::Sender<()>>(1024);
+        let notify = Arc::clone(&released);
         tokio::spawn(async move {
             while let Some(waiter) = rx.recv().await {
-                let released = Arc::clone(&released);
+                let released = Arc::clone(&notify);
                 tokio::spawn(async move {
                     tokio::select! {
                         () = released.notified() => {}
@@ -168,7 +171,17 @@ impl RuntimeBoundDispatch {
                 });
             }
         });
-        Self { requests }
+        Self { requests, released }
+    }
+
+    /// A connection came back: answer one waiter.
+    pub fn released(&self) {
+        self.released.notify_one();
+    }
+
+    /// The pool closed: answer every waiter.
+    pub fn closed(&self) {
+        self.released.notify_waiters();
     }
 
     /// Waits until the dispatch task reports a release.

@@ -1,12 +1,13 @@
-//! The pool's concurrency core: lazy, guarded, generation-aware initialisation
-//! ([`InitCell`]) and bounded connection slots with close ([`Slots`]).
+//! The pool's concurrency core, part one: lazy, guarded, generation-aware
+//! initialisation ([`InitCell`]). Part two, the bounded connection slots and
+//! their hand-off queue, is [`super::slots`].
 //!
 //! This is the part the seed got wrong, kept small and free of async and of
 //! anything bound to a runtime, so that loom can check it as it is: it only
 //! uses the types from [`crate::sync`]. Nothing here waits. Every method takes
 //! the state lock, makes one decision and returns it; the async layer in
-//! [`super`] does the waiting (with a timeout) and wakes waiters after each
-//! state change. The `racegate-loom` crate compiles this same file against
+//! [`super`] does the waiting (with a timeout) and wakes, outside the lock,
+//! whomever a decision names. The `racegate-loom` crate compiles this same file against
 //! loom's types.
 
 use crate::sync::{lock, Arc, Mutex};
@@ -232,129 +233,6 @@ impl<T> Drop for InitTicket<'_, T> {
                 Some((generation, value)) => CellState::Ready { generation, value },
                 None => CellState::Empty,
             };
-        }
-    }
-}
-
-/// A bounded set of connections: at most `capacity` exist, each one either
-/// idle here or lent out; once closed, nothing is lent again.
-pub struct Slots<C> {
-    state: Mutex<SlotState<C>>,
-    capacity: usize,
-}
-
-struct SlotState<C> {
-    idle: Vec<C>,
-    lent: usize,
-    closed: bool,
-}
-
-/// The result of [`Slots::try_acquire`].
-pub enum TryAcquire<C> {
-    /// A connection, now lent to the caller.
-    Acquired(C),
-    /// All connections are lent out: wait for a release.
-    Empty,
-    /// The slots are closed.
-    Closed,
-}
-
-/// The result of [`Slots::release`].
-pub enum Release<C> {
-    /// Back among the idle connections: wake one waiter.
-    Returned,
-    /// The slots were closed meanwhile: the caller closes the connection.
-    Closed(C),
-}
-
-/// A snapshot of the slots, for metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotStats {
-    /// Idle connections.
-    pub idle: usize,
-    /// Connections lent out.
-    pub in_use: usize,
-    /// The bound.
-    pub capacity: usize,
-    /// Whether the slots are closed.
-    pub closed: bool,
-}
-
-/// Returned by [`Slots::add`] when the bound would be exceeded or the slots
-/// are closed; carries the connection back.
-#[derive(Debug)]
-pub struct Rejected<C>(pub C);
-
-impl<C> Slots<C> {
-    /// Empty slots holding at most `capacity` connections.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            state: Mutex::new(SlotState {
-                idle: Vec::with_capacity(capacity),
-                lent: 0,
-                closed: false,
-            }),
-            capacity,
-        }
-    }
-
-    /// Adds a freshly opened connection as idle, unless that would exceed the
-    /// bound or the slots are closed.
-    pub fn add(&self, conn: C) -> Result<(), Rejected<C>> {
-        let mut state = lock(&self.state);
-        if state.closed || state.idle.len() + state.lent >= self.capacity {
-            return Err(Rejected(conn));
-        }
-        state.idle.push(conn);
-        Ok(())
-    }
-
-    /// Lends an idle connection, if there is one.
-    pub fn try_acquire(&self) -> TryAcquire<C> {
-        let mut state = lock(&self.state);
-        if state.closed {
-            return TryAcquire::Closed;
-        }
-        match state.idle.pop() {
-            Some(conn) => {
-                state.lent += 1;
-                TryAcquire::Acquired(conn)
-            }
-            None => TryAcquire::Empty,
-        }
-    }
-
-    /// Takes back a lent connection.
-    pub fn release(&self, conn: C) -> Release<C> {
-        let mut state = lock(&self.state);
-        state.lent = state.lent.saturating_sub(1);
-        if state.closed {
-            return Release::Closed(conn);
-        }
-        state.idle.push(conn);
-        Release::Returned
-    }
-
-    /// Closes the slots. The first call returns the idle connections for the
-    /// caller to close; later calls return `None`. Lent connections come back
-    /// through [`release`](Self::release) as [`Release::Closed`].
-    pub fn close(&self) -> Option<Vec<C>> {
-        let mut state = lock(&self.state);
-        if state.closed {
-            return None;
-        }
-        state.closed = true;
-        Some(std::mem::take(&mut state.idle))
-    }
-
-    /// A consistent snapshot.
-    pub fn stats(&self) -> SlotStats {
-        let state = lock(&self.state);
-        SlotStats {
-            idle: state.idle.len(),
-            in_use: state.lent,
-            capacity: self.capacity,
-            closed: state.closed,
         }
     }
 }

@@ -7,16 +7,23 @@
 //!   ([`core::InitCell`]); a failed or cancelled build lets the next caller
 //!   retry;
 //! - **nothing runtime-bound**: connections are `tokio_rusqlite` handles (a
-//!   std thread each, reached over channels) and waiters wait on a
-//!   [`tokio::sync::Notify`], which needs no runtime. No task, timer or
-//!   `Handle` is stored, so the pool serves any runtime, including ones
+//!   std thread each, reached over channels); waiters queue in the slots
+//!   with their task's `Waker`, which needs no runtime, and one std thread
+//!   per pool build times them out; builders are awaited through a
+//!   [`tokio::sync::Notify`], which needs none either. No task, runtime timer
+//!   or `Handle` is stored, so the pool serves any runtime, including ones
 //!   created after it and ones that replace a runtime that was shut down;
-//! - **bounded**: at most `size` connections; an acquire waits at most
-//!   `acquire_timeout`, then fails with [`PoolError::Timeout`] (a 503);
+//! - **bounded and fair**: at most `size` connections; a caller that finds
+//!   none idle queues, and a release hands its connection straight to the
+//!   longest-waiting caller (no wake-up is wasted on a caller that then
+//!   finds nothing). An acquire waits at most `acquire_timeout`, then fails
+//!   with [`PoolError::Timeout`] (a 503);
 //! - **closable**: [`ConnectionPool::close`] wakes every waiter with
 //!   [`PoolError::Closed`] and closes each connection once it is idle.
 
 pub mod core;
+pub mod slots;
+mod waiting;
 
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -26,9 +33,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use self::core::{
-    Begin, InitCell, InitGuard, InitTicket, Published, Release, SlotStats, Slots, TryAcquire,
-};
+use self::core::{Begin, InitCell, InitGuard, InitTicket, Published};
+use self::slots::{Release, SlotStats, Slots, TryAcquire};
+use self::waiting::{DeadlineThread, Queued, Waiter, Waiting};
 use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
 use crate::db::{self, ConnectionSettings, Synchronous, WriteLock};
 
@@ -102,6 +109,18 @@ pub enum PoolError {
     RuntimeGone(#[from] DispatchGone),
 }
 
+/// How the slow path of an acquire ends, when it ends without a connection.
+enum SlowPath {
+    TimedOut,
+    Failed(PoolError),
+}
+
+impl From<PoolError> for SlowPath {
+    fn from(e: PoolError) -> Self {
+        Self::Failed(e)
+    }
+}
+
 /// Counters the pool keeps for `/metrics` and `/api/pool`.
 #[derive(Default)]
 pub struct PoolMetrics {
@@ -172,13 +191,13 @@ impl Drop for Tracked {
     }
 }
 
-/// One build of the pool: its connections and the notification of releases.
+/// One build of the pool: its connections, lent and queued for.
 struct Instance {
-    slots: Slots<Tracked>,
-    /// Notified once per release, so one waiter re-checks the slots; notified
-    /// for all on close.
-    released: Arc<Notify>,
-    /// Only with `runtime-bound-pool`.
+    slots: Arc<Slots<Tracked, Waiter>>,
+    /// Times out the callers queued in `slots`.
+    deadlines: DeadlineThread,
+    /// Only with `runtime-bound-pool`: waiters ask this task instead of
+    /// queueing.
     dispatch: Option<RuntimeBoundDispatch>,
 }
 
@@ -226,62 +245,108 @@ impl ConnectionPool {
 
     /// Borrows a connection, waiting at most the acquire timeout.
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
-        // Fast path: built and a connection idle — one lock, no timer, no
-        // waiter registration.
-        if let Some(instance) = self.cell.ready(self.generation.load(Ordering::Acquire)) {
+        // Set when this acquire first has to wait; it waits at most the
+        // timeout from then. The fast path (built, a connection idle) takes
+        // one lock on the cell and one on the slots: no clock, no timer.
+        let ready = self.cell.ready(self.generation.load(Ordering::Acquire));
+        if let Some(instance) = &ready {
             if let TryAcquire::Acquired(conn) = instance.slots.try_acquire() {
                 self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
                 return Ok(PooledConnection {
                     conn: Some(conn),
-                    instance,
+                    instance: Arc::clone(instance),
                 });
             }
         }
-        let started = Instant::now();
-        let timeout = self.config.acquire_timeout;
-        match tokio::time::timeout(timeout, self.acquire_unbounded()).await {
-            Ok(Ok(conn)) => {
+        let mut started = None;
+        match self.acquire_inner(ready, &mut started).await {
+            Ok(conn) => {
                 self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
-                let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                self.metrics
-                    .acquire_wait_micros
-                    .fetch_add(waited, Ordering::Relaxed);
+                if let Some(started) = started {
+                    let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    self.metrics
+                        .acquire_wait_micros
+                        .fetch_add(waited, Ordering::Relaxed);
+                }
                 Ok(conn)
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
+            Err(SlowPath::TimedOut) => {
                 self.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(PoolError::Timeout(timeout))
+                Err(PoolError::Timeout(self.config.acquire_timeout))
+            }
+            Err(SlowPath::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Gets the instance (waiting for its build under tokio's timer: rare),
+    /// then a connection from it (queueing if none is idle, bounded by the
+    /// instance's [`DeadlineThread`]: no timer per acquire).
+    async fn acquire_inner(
+        &self,
+        mut ready: Option<Arc<Instance>>,
+        started: &mut Option<Instant>,
+    ) -> Result<PooledConnection, SlowPath> {
+        let timeout = self.config.acquire_timeout;
+        loop {
+            let current = ready
+                .take()
+                .or_else(|| self.cell.ready(self.generation.load(Ordering::Acquire)));
+            let instance = match current {
+                Some(instance) => instance,
+                None => {
+                    let deadline = *started.get_or_insert_with(Instant::now) + timeout;
+                    tokio::time::timeout_at(deadline.into(), self.instance())
+                        .await
+                        .map_err(|_| SlowPath::TimedOut)??
+                }
+            };
+            let conn = match &instance.dispatch {
+                None => Queued {
+                    slots: &instance.slots,
+                    deadlines: &instance.deadlines,
+                    timeout,
+                    started: &mut *started,
+                    mailbox: None,
+                }
+                .await
+                .map_err(|_| SlowPath::TimedOut)?,
+                Some(dispatch) => {
+                    let deadline = *started.get_or_insert_with(Instant::now) + timeout;
+                    tokio::time::timeout_at(
+                        deadline.into(),
+                        self.ask_dispatch(&instance.slots, dispatch),
+                    )
+                    .await
+                    .map_err(|_| SlowPath::TimedOut)??
+                }
+            };
+            match conn {
+                Some(conn) => {
+                    return Ok(PooledConnection {
+                        conn: Some(conn),
+                        instance,
+                    })
+                }
+                // Retired or closed: ask the cell again.
+                None => continue,
             }
         }
     }
 
-    async fn acquire_unbounded(&self) -> Result<PooledConnection, PoolError> {
+    /// The `runtime-bound-pool` wait: look, and when nothing is idle ask the
+    /// dispatch task to say when to look again. `None` once the slots close.
+    async fn ask_dispatch(
+        &self,
+        slots: &Slots<Tracked, Waiter>,
+        dispatch: &RuntimeBoundDispatch,
+    ) -> Result<Option<Tracked>, PoolError> {
         loop {
-            let instance = self.instance().await?;
-            loop {
-                // Register for the next release before looking, so a release
-                // between the look and the wait is not missed.
-                let notify = Arc::clone(&instance.released);
-                let released = notify.notified();
-                tokio::pin!(released);
-                released.as_mut().enable();
-                match instance.slots.try_acquire() {
-                    TryAcquire::Acquired(conn) => {
-                        return Ok(PooledConnection {
-                            conn: Some(conn),
-                            instance,
-                        });
-                    }
-                    // Retired or closed: ask the cell again.
-                    TryAcquire::Closed => break,
-                    TryAcquire::Empty => {
-                        let _waiting = Waiting::enter(&self.metrics.waiters);
-                        match &instance.dispatch {
-                            Some(dispatch) => dispatch.wait_for_release().await?,
-                            None => released.await,
-                        }
-                    }
+            match slots.try_acquire() {
+                TryAcquire::Acquired(conn) => return Ok(Some(conn)),
+                TryAcquire::Closed => return Ok(None),
+                TryAcquire::Empty => {
+                    let _waiting = Waiting::enter(&self.metrics.waiters);
+                    dispatch.wait_for_release().await?;
                 }
             }
         }
@@ -332,22 +397,25 @@ impl ConnectionPool {
     /// Opens `size` connections; the first also sets WAL and the schema.
     async fn build(&self) -> Result<Instance, PoolError> {
         self.metrics.builds.fetch_add(1, Ordering::Relaxed);
-        let slots = Slots::new(self.config.size);
+        let slots = Arc::new(Slots::new(self.config.size));
         for i in 0..self.config.size {
             let conn = self.open_connection(i == 0).await?;
             if let Err(rejected) = slots.add(conn) {
                 rejected.0.close().await;
             }
         }
-        let released = Arc::new(Notify::new());
         let dispatch = self
             .config
             .faults
             .is_on(Bug::RuntimeBoundPool)
-            .then(|| RuntimeBoundDispatch::spawn(Arc::clone(&released)));
+            .then(RuntimeBoundDispatch::spawn);
+        let deadlines = DeadlineThread::spawn(&slots).map_err(|e| PoolError::Open {
+            path: self.config.path.clone(),
+            reason: format!("cannot start the pool's deadline thread: {e}"),
+        })?;
         Ok(Instance {
             slots,
-            released,
+            deadlines,
             dispatch,
         })
     }
@@ -390,9 +458,14 @@ impl ConnectionPool {
     }
 
     async fn close_instance(&self, instance: &Instance) {
-        if let Some(idle) = instance.slots.close() {
-            instance.released.notify_waiters();
-            for conn in idle {
+        if let Some(closing) = instance.slots.close() {
+            for waiter in closing.wake {
+                waiter.waker.wake();
+            }
+            if let Some(dispatch) = &instance.dispatch {
+                dispatch.closed();
+            }
+            for conn in closing.conns {
                 conn.close().await;
             }
         }
@@ -435,6 +508,7 @@ impl ConnectionPool {
                 in_use: 0,
                 capacity: self.config.size,
                 closed: false,
+                queued: 0,
             });
         let m = &self.metrics;
         PoolStats {
@@ -445,28 +519,12 @@ impl ConnectionPool {
                 .saturating_sub(m.closed.load(Ordering::Relaxed)),
             in_use: slots.in_use,
             idle: slots.idle,
-            waiters: m.waiters.load(Ordering::Relaxed),
+            waiters: m.waiters.load(Ordering::Relaxed) + slots.queued,
             builds: m.builds.load(Ordering::Relaxed),
             acquires: m.acquires.load(Ordering::Relaxed),
             acquire_wait_micros: m.acquire_wait_micros.load(Ordering::Relaxed),
             timeouts: m.timeouts.load(Ordering::Relaxed),
         }
-    }
-}
-
-/// Counts a waiter for as long as it waits, however the wait ends.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Self(counter)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -515,7 +573,12 @@ impl Drop for PooledConnection {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         match self.instance.slots.release(conn) {
-            Release::Returned => self.instance.released.notify_one(),
+            Release::Returned => {
+                if let Some(dispatch) = &self.instance.dispatch {
+                    dispatch.released();
+                }
+            }
+            Release::HandedOff(next) => next.waker.wake(),
             // The pool was closed or recycled meanwhile: dropping it closes it.
             Release::Closed(conn) => drop(conn),
         }
