@@ -7,15 +7,13 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::HOST;
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
+use hyper::{HeaderMap, Method, Request, Uri};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
+use super::wire::{self, Chunks, Framing, RequestHead, WireError};
 use super::MAX_RESPONSE_BYTES;
 use crate::outcome::FailureKind;
 
@@ -38,16 +36,37 @@ pub enum Exchange {
     },
 }
 
-/// One kept-alive connection to one address, reconnected when the server
-/// closes it; every connect and exchange bounded by `timeout`.
+/// One kept-alive HTTP/1.1 connection to one address, reconnected when the
+/// server closes it; every connect and exchange bounded by `timeout`.
+///
+/// The exchange runs on the caller's task, on the socket itself: the request
+/// is written with one `write`, the answer parsed in place ([`super::wire`]).
+/// No connection task, channel or header map per request — a load tool's
+/// client is its hot path, and hyper's client, with a task per connection
+/// woken for every request, cost racegate its lead over wrk.
 pub struct Client {
     addr: SocketAddr,
     timeout: Duration,
-    conn: Option<SendRequest<Full<Bytes>>>,
+    conn: Option<Conn>,
     /// The request timeout's timer, kept across requests and moved forward
     /// for each: a fresh timer per request costs a registration in the
     /// runtime's timer wheel (and its lock) every time.
     deadline: Pin<Box<Sleep>>,
+    /// The request being sent, reused.
+    out: Vec<u8>,
+}
+
+/// An open connection and the bytes read from it not yet consumed.
+struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// A complete answer, and whether the connection can carry another request.
+struct Answer {
+    status: u16,
+    body: Bytes,
+    keep: bool,
 }
 
 impl Client {
@@ -58,25 +77,26 @@ impl Client {
             timeout,
             conn: None,
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            out: Vec::with_capacity(512),
         }
     }
 
     /// Opens the connection unless a live one is kept.
     pub async fn connect(&mut self) -> Result<(), ConnError> {
-        if let Some(conn) = &mut self.conn {
+        if let Some(conn) = &self.conn {
             // A kept-alive connection the server closed is not a failure:
             // nothing was sent on it, so reconnect.
-            if conn.ready().await.is_ok() {
+            if conn.is_reusable() {
                 return Ok(());
             }
             self.conn = None;
         }
-        self.conn = Some(connect(self.addr, self.timeout).await?);
+        self.conn = Some(Conn::open(self.addr, self.timeout).await?);
         Ok(())
     }
 
     /// Connects if needed, then sends `req` and reads the whole answer.
-    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Exchange {
+    pub async fn send(&mut self, req: Request<Bytes>) -> Exchange {
         match self.connect().await {
             Ok(()) => self.exchange(req).await,
             Err(e) => Exchange::Failed {
@@ -86,45 +106,61 @@ impl Client {
         }
     }
 
-    /// Sends `req` on the open connection and reads the whole answer; a
-    /// connection whose state is unknown afterwards is not reused.
-    pub async fn exchange(&mut self, req: Request<Full<Bytes>>) -> Exchange {
-        let Some(conn) = self.conn.as_mut() else {
+    /// Sends `req` on the open connection and reads the whole answer.
+    pub async fn exchange(&mut self, req: Request<Bytes>) -> Exchange {
+        let head = RequestHead::new(req.method(), req.uri(), req.headers(), &self.host());
+        self.exchange_with(&head, req.body()).await
+    }
+
+    /// `host:port` of the address, for a request without a `Host` header.
+    fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Sends `head` with `body` on the open connection and reads the whole
+    /// answer; a connection whose state is unknown afterwards is not reused.
+    pub async fn exchange_with(&mut self, head: &RequestHead, body: &[u8]) -> Exchange {
+        let Self {
+            conn,
+            deadline,
+            out,
+            timeout,
+            ..
+        } = self;
+        let Some(open) = conn.as_mut() else {
             return Exchange::Failed {
                 kind: FailureKind::Connect,
                 message: "no connection".into(),
             };
         };
-        let timeout = self.timeout;
-        self.deadline
+        head.write(body, out);
+        deadline
             .as_mut()
-            .reset(tokio::time::Instant::now() + timeout);
-        let work = async {
-            let resp = conn.send_request(req).await?;
-            let status = resp.status().as_u16();
-            let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(BodyError)?
-                .to_bytes();
-            Ok::<_, ExchangeError>((status, body))
-        };
+            .reset(tokio::time::Instant::now() + *timeout);
         let result = tokio::select! {
             biased;
-            done = work => Ok(done),
-            () = self.deadline.as_mut() => Err(()),
+            done = open.roundtrip(out, head.is_head()) => Some(done),
+            () = deadline.as_mut() => None,
         };
         match result {
-            Ok(Ok((status, body))) => Exchange::Answered { status, body },
-            Ok(Err(e)) => {
-                self.conn = None;
+            Some(Ok(answer)) => {
+                if !answer.keep {
+                    *conn = None;
+                }
+                Exchange::Answered {
+                    status: answer.status,
+                    body: answer.body,
+                }
+            }
+            Some(Err(e)) => {
+                *conn = None;
                 Exchange::Failed {
                     kind: FailureKind::Indeterminate,
                     message: e.to_string(),
                 }
             }
-            Err(_) => {
-                self.conn = None;
+            None => {
+                *conn = None;
                 Exchange::Failed {
                     kind: FailureKind::Timeout,
                     message: format!("no complete answer within {timeout:?}"),
@@ -134,19 +170,123 @@ impl Client {
     }
 }
 
+impl Conn {
+    /// Connects within `timeout`, with Nagle off (one request, one write).
+    async fn open(addr: SocketAddr, timeout: Duration) -> Result<Self, ConnError> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+        }
+        .map_err(|reason| ConnError::Connect { addr, reason })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Self {
+            stream,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+        })
+    }
+
+    /// Whether another request may go out on this connection: nothing
+    /// unread is left over, and the server has not closed it. (tokio only
+    /// asks the socket when it has seen it readable since the last read.)
+    fn is_reusable(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    /// Reads more into the buffer; `false` when the server closed.
+    async fn read_more(&mut self) -> Result<bool, ExchangeError> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        Ok(self.stream.read_buf(&mut self.buf).await? > 0)
+    }
+
+    /// Writes `request` and reads one whole answer (skipping interim 1xx
+    /// answers).
+    async fn roundtrip(&mut self, request: &[u8], is_head: bool) -> Result<Answer, ExchangeError> {
+        self.stream.write_all(request).await?;
+        loop {
+            let head = loop {
+                if let Some(head) = wire::parse_head(&self.buf, is_head)? {
+                    break head;
+                }
+                if !self.read_more().await? {
+                    return Err(ExchangeError::Closed);
+                }
+            };
+            self.buf.advance(head.len);
+            if (100..200).contains(&head.status) && head.status != 101 {
+                continue;
+            }
+            let body = self.body(head.framing).await?;
+            return Ok(Answer {
+                status: head.status,
+                body,
+                keep: !head.close,
+            });
+        }
+    }
+
+    /// Reads a body framed as `framing`, at most [`MAX_RESPONSE_BYTES`].
+    async fn body(&mut self, framing: Framing) -> Result<Bytes, ExchangeError> {
+        match framing {
+            Framing::Empty => Ok(Bytes::new()),
+            Framing::Length(n) => {
+                let n = usize::try_from(n)
+                    .ok()
+                    .filter(|&n| n <= MAX_RESPONSE_BYTES)
+                    .ok_or(ExchangeError::TooLarge)?;
+                while self.buf.len() < n {
+                    if !self.read_more().await? {
+                        return Err(ExchangeError::Closed);
+                    }
+                }
+                Ok(self.buf.split_to(n).freeze())
+            }
+            Framing::Chunked => {
+                let mut body = BytesMut::new();
+                let mut state = Chunks::Size;
+                loop {
+                    wire::decode_chunks(&mut self.buf, &mut body, &mut state, MAX_RESPONSE_BYTES)
+                        .map_err(|e| e.map_or(ExchangeError::TooLarge, ExchangeError::Wire))?;
+                    if state == Chunks::Done {
+                        return Ok(body.freeze());
+                    }
+                    if !self.read_more().await? {
+                        return Err(ExchangeError::Closed);
+                    }
+                }
+            }
+            Framing::UntilClose => {
+                while self.read_more().await? {
+                    if self.buf.len() > MAX_RESPONSE_BYTES {
+                        return Err(ExchangeError::TooLarge);
+                    }
+                }
+                Ok(self.buf.split().freeze())
+            }
+        }
+    }
+}
+
+/// How much the read buffer grows by.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// Why one exchange ended without a complete answer.
 #[derive(Debug, thiserror::Error)]
 enum ExchangeError {
-    #[error("{}", describe_hyper(.0))]
-    Hyper(#[from] hyper::Error),
+    #[error("connection closed before a complete answer")]
+    Closed,
+    #[error("connection error: {0}")]
+    Io(#[from] std::io::Error),
     #[error(transparent)]
-    Body(#[from] BodyError),
+    Wire(#[from] WireError),
+    #[error("response body unreadable: length limit exceeded")]
+    TooLarge,
 }
-
-/// A response body that could not be read to its end.
-#[derive(Debug, thiserror::Error)]
-#[error("response body unreadable: {0}")]
-struct BodyError(Box<dyn std::error::Error + Send + Sync>);
 
 /// A connection or a one-off GET that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,14 +294,6 @@ pub enum ConnError {
     /// TCP connect failed.
     #[error("connect to {addr}: {reason}")]
     Connect {
-        /// Where.
-        addr: SocketAddr,
-        /// Why.
-        reason: String,
-    },
-    /// The HTTP handshake failed.
-    #[error("HTTP handshake with {addr}: {reason}")]
-    Handshake {
         /// Where.
         addr: SocketAddr,
         /// Why.
@@ -178,48 +310,6 @@ pub enum ConnError {
     Timeout(Duration),
 }
 
-fn describe_hyper(e: &hyper::Error) -> String {
-    let what = if e.is_incomplete_message() {
-        "connection closed before a complete answer"
-    } else if e.is_canceled() {
-        "request canceled: the connection closed"
-    } else if e.is_parse() {
-        "malformed HTTP response"
-    } else {
-        "connection error"
-    };
-    match std::error::Error::source(e) {
-        Some(source) => format!("{what}: {source}"),
-        None => format!("{what}: {e}"),
-    }
-}
-
-/// Opens a kept-alive HTTP/1.1 connection, within `timeout`.
-async fn connect(
-    addr: SocketAddr,
-    timeout: Duration,
-) -> Result<SendRequest<Full<Bytes>>, ConnError> {
-    // Both steps bounded by `timeout`; either failure said in words.
-    let too_slow = || format!("no answer within {timeout:?}");
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(_) => Err(too_slow()),
-    }
-    .map_err(|reason| ConnError::Connect { addr, reason })?;
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) =
-        match tokio::time::timeout(timeout, http1::handshake(TokioIo::new(stream))).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err(too_slow()),
-        }
-        .map_err(|reason| ConnError::Handshake { addr, reason })?;
-    tokio::spawn(async move {
-        // Errors surface through the sender; nothing to do here.
-        let _ = connection.await;
-    });
-    Ok(sender)
-}
-
 /// One `GET path` on a fresh connection, within `timeout`: used for
 /// readiness probes and state checks.
 pub async fn get_once(
@@ -227,23 +317,19 @@ pub async fn get_once(
     path: &str,
     timeout: Duration,
 ) -> Result<(u16, Bytes), ConnError> {
+    let uri: Uri = path.parse().map_err(|_| ConnError::Path(path.to_owned()))?;
     let work = async {
-        let mut conn = connect(addr, timeout).await?;
-        let req = Request::get(path)
-            .header(HOST, addr.to_string())
-            .body(Full::new(Bytes::new()))
-            .map_err(|_| ConnError::Path(path.to_owned()))?;
-        let resp = conn
-            .send_request(req)
-            .await
-            .map_err(|e| ConnError::Exchange(describe_hyper(&e)))?;
-        let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| ConnError::Exchange(format!("response body unreadable: {e}")))?
-            .to_bytes();
-        Ok((status, body))
+        let mut client = Client::new(addr, timeout);
+        client.connect().await?;
+        let head = RequestHead::new(&Method::GET, &uri, &HeaderMap::new(), &client.host());
+        match client.exchange_with(&head, &[]).await {
+            Exchange::Answered { status, body } => Ok((status, body)),
+            Exchange::Failed {
+                kind: FailureKind::Timeout,
+                ..
+            } => Err(ConnError::Timeout(timeout)),
+            Exchange::Failed { message, .. } => Err(ConnError::Exchange(message)),
+        }
     };
     tokio::time::timeout(timeout, work)
         .await

@@ -8,13 +8,14 @@
 //! failure triggers it.
 
 mod client;
+mod wire;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::HeaderMap;
 use tokio::sync::Barrier;
 use tokio::time::Instant;
@@ -24,6 +25,7 @@ use crate::stats::RunStats;
 use crate::timeline::Timeline;
 
 pub use client::{get_once, Client, ConnError, Exchange};
+pub use wire::{RequestHead, WireError};
 use worker::Worker;
 
 /// The largest response body read; longer ones fail as `indeterminate`.
@@ -146,13 +148,18 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
             rounds: AtomicU64::new(0),
         })
     });
-    let headers = Arc::new(base_headers(&config));
+    let head = Arc::new(RequestHead::new(
+        &config.request.method,
+        &config.target.uri,
+        &base_headers(&config),
+        config.target.authority.to_str().unwrap_or_default(),
+    ));
     let workers: Vec<_> = (0..config.concurrency)
         .map(|id| {
             let worker = Worker::new(
                 id,
                 Arc::clone(&config),
-                Arc::clone(&headers),
+                Arc::clone(&head),
                 Arc::clone(&progress),
                 Arc::clone(&schedule),
             );
@@ -186,6 +193,8 @@ fn base_headers(config: &FireConfig) -> HeaderMap {
     for (name, value) in &config.request.headers {
         headers.append(name.clone(), value.clone());
     }
+    // The client writes the body's own length with every request.
+    headers.remove(CONTENT_LENGTH);
     if let Some(body) = &config.request.body {
         if !headers.contains_key(CONTENT_TYPE) {
             let ct = if body.looks_like_json() {

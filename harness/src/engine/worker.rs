@@ -5,12 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::CONTENT_LENGTH;
-use hyper::{HeaderMap, Request};
 use tokio::time::Instant;
 
 use super::client::{Client, Exchange};
+use super::wire::RequestHead;
 use super::{Burst, Progress, Schedule};
 use crate::outcome::FailureKind;
 use crate::plan::{FireConfig, Stop};
@@ -20,7 +18,8 @@ use crate::timeline::{bucket_index, Bucket};
 pub(super) struct Worker {
     id: usize,
     config: Arc<FireConfig>,
-    headers: Arc<HeaderMap>,
+    /// The request line and headers, serialised once.
+    head: Arc<RequestHead>,
     progress: Arc<Progress>,
     schedule: Arc<Schedule>,
     stats: RunStats,
@@ -33,7 +32,7 @@ impl Worker {
     pub(super) fn new(
         id: usize,
         config: Arc<FireConfig>,
-        headers: Arc<HeaderMap>,
+        head: Arc<RequestHead>,
         progress: Arc<Progress>,
         schedule: Arc<Schedule>,
     ) -> Self {
@@ -42,7 +41,7 @@ impl Worker {
         Self {
             id,
             config,
-            headers,
+            head,
             progress,
             schedule,
             stats,
@@ -128,9 +127,9 @@ impl Worker {
                 message: e.to_string(),
             },
             Ok(()) => {
-                let req = self.build(index);
+                let body = self.body(index);
                 let sent = Instant::now();
-                let exchange = self.client.exchange(req).await;
+                let exchange = self.client.exchange_with(&self.head, &body).await;
                 if let Exchange::Answered { .. } = exchange {
                     let now = Instant::now();
                     self.stats.record_latency(now - intended, now - sent);
@@ -178,21 +177,11 @@ impl Worker {
         }
     }
 
-    fn build(&self, index: u64) -> Request<Full<Bytes>> {
-        let body = self
-            .config
+    fn body(&self, index: u64) -> Bytes {
+        self.config
             .request
             .body
             .as_ref()
-            .map_or_else(Bytes::new, |t| t.render(index, self.id));
-        let len = body.len();
-        let mut req = Request::new(Full::new(body));
-        *req.method_mut() = self.config.request.method.clone();
-        *req.uri_mut() = self.config.target.uri.clone();
-        *req.headers_mut() = (*self.headers).clone();
-        if self.config.request.body.is_some() {
-            req.headers_mut().insert(CONTENT_LENGTH, len.into());
-        }
-        req
+            .map_or_else(Bytes::new, |t| t.render(index, self.id))
     }
 }

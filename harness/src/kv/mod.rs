@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::Request;
 
@@ -202,16 +201,11 @@ fn status_of(e: &Exchange) -> Option<u16> {
     }
 }
 
-fn request(
-    shared: &Shared,
-    op: &Operation,
-    key: &str,
-    body: Option<String>,
-) -> Request<Full<Bytes>> {
+fn request(shared: &Shared, op: &Operation, key: &str, body: Option<String>) -> Request<Bytes> {
     let path = format!("{}{}", shared.base_path, op.path_for(key));
     let body = body.map(Bytes::from);
     let len = body.as_ref().map(Bytes::len);
-    let mut req = Request::new(Full::new(body.unwrap_or_default()));
+    let mut req = Request::new(body.unwrap_or_default());
     *req.method_mut() = op.method.clone();
     // A key is checked when the workload is planned to be URL-safe enough;
     // a path hyper refuses falls back to the root, and the answer shows it.
