@@ -294,7 +294,7 @@ impl ConnectionPool {
             let instance = match current {
                 Some(instance) => instance,
                 None => {
-                    let deadline = *started.get_or_insert_with(Instant::now) + timeout;
+                    let deadline = waiting::deadline(started, timeout);
                     tokio::time::timeout_at(deadline.into(), self.instance())
                         .await
                         .map_err(|_| SlowPath::TimedOut)??
@@ -311,7 +311,7 @@ impl ConnectionPool {
                 .await
                 .map_err(|_| SlowPath::TimedOut)?,
                 Some(dispatch) => {
-                    let deadline = *started.get_or_insert_with(Instant::now) + timeout;
+                    let deadline = waiting::deadline(started, timeout);
                     tokio::time::timeout_at(
                         deadline.into(),
                         self.ask_dispatch(&instance.slots, dispatch),

@@ -36,6 +36,15 @@ struct SlotState<C, W> {
     queue: VecDeque<Arc<Mailbox<C, W>>>,
 }
 
+impl<C, W> SlotState<C, W> {
+    /// Lends an idle connection, if there is one.
+    fn lend_idle(&mut self) -> Option<C> {
+        let conn = self.idle.pop()?;
+        self.lent += 1;
+        Some(conn)
+    }
+}
+
 /// Where one queued caller receives its connection, or learns that its
 /// wait expired or the slots closed.
 pub struct Mailbox<C, W> {
@@ -235,11 +244,8 @@ impl<C, W> Slots<C, W> {
         if state.closed {
             return TryAcquire::Closed;
         }
-        match state.idle.pop() {
-            Some(conn) => {
-                state.lent += 1;
-                TryAcquire::Acquired(conn)
-            }
+        match state.lend_idle() {
+            Some(conn) => TryAcquire::Acquired(conn),
             None => TryAcquire::Empty,
         }
     }
@@ -252,8 +258,7 @@ impl<C, W> Slots<C, W> {
         if state.closed {
             return Queue::Closed;
         }
-        if let Some(conn) = state.idle.pop() {
-            state.lent += 1;
+        if let Some(conn) = state.lend_idle() {
             return Queue::Acquired(conn);
         }
         state.queue.push_back(Arc::clone(mailbox));

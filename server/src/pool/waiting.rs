@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 
 use super::slots::{Mailbox, Opened, Queue, Release, Slots};
 
+/// When an acquire stops waiting: `timeout` after it first had to wait,
+/// which this call records if it is the first.
+pub(super) fn deadline(started: &mut Option<Instant>, timeout: Duration) -> Instant {
+    *started.get_or_insert_with(Instant::now) + timeout
+}
+
 /// A queued caller's wait expired.
 #[derive(Debug)]
 pub(super) struct Expired;
@@ -134,7 +140,7 @@ impl<C> Future for Queued<'_, C> {
         let this = &mut *self;
         let done = match &this.mailbox {
             None => {
-                let deadline = *this.started.get_or_insert_with(Instant::now) + this.timeout;
+                let deadline = deadline(this.started, this.timeout);
                 let mailbox = Arc::new(Mailbox::new(Waiter {
                     waker: cx.waker().clone(),
                     deadline,
