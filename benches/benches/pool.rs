@@ -2,7 +2,9 @@
 //! 2-thread runtime share a pool of S connections, each acquiring, yielding
 //! once while holding the connection, and releasing; 1024 cycles per
 //! iteration. The same workload on deadpool, with the same connections, sits
-//! beside ours so the ratio is visible.
+//! beside ours so the ratio is visible, and the same tasks and yields with no
+//! pool (`no-pool`) show the floor both stand on: deadpool's time over the
+//! floor's is the most any pool could gain on it in that cell.
 //!
 //! `cargo bench -p racegate-benches --bench pool`
 
@@ -70,6 +72,25 @@ fn pool(c: &mut Criterion) {
                         for t in tasks {
                             t.await.unwrap();
                         }
+                    }
+                });
+            });
+            // The same tasks and yields with no pool at all: the floor any
+            // pool's time sits on, so deadpool's time over this one is the
+            // best ratio a pool with zero cost could reach.
+            group.bench_function(BenchmarkId::new("no-pool", &id), |b| {
+                b.to_async(&rt).iter(|| async move {
+                    let tasks: Vec<_> = (0..workers)
+                        .map(|_| {
+                            tokio::spawn(async move {
+                                for _ in 0..per_worker {
+                                    tokio::task::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.unwrap();
                     }
                 });
             });

@@ -10,7 +10,7 @@
 
 use crate::core::{Begin, InitCell, InitTicket, Published};
 use crate::notify::NotifyModel;
-use crate::slots::{Mailbox, Opened, Queue, Release, Slots, TryAcquire};
+use crate::slots::{Lease, Mailbox, Opened, Queue, Release, Slots, TryAcquire};
 use loom::sync::Arc;
 
 /// A model thread's `Waker`: its number.
@@ -155,7 +155,7 @@ impl<C> Pool<C> {
         generation: u64,
         build: &mut dyn FnMut() -> Option<Vec<C>>,
         close: &dyn Fn(C),
-    ) -> Result<(Arc<Instance<C>>, C), Failed> {
+    ) -> Result<(Arc<Instance<C>>, Lease<C>), Failed> {
         self.acquire_or_give_up(me, generation, build, close, false)
     }
 
@@ -170,7 +170,7 @@ impl<C> Pool<C> {
         build: &mut dyn FnMut() -> Option<Vec<C>>,
         close: &dyn Fn(C),
         give_up: bool,
-    ) -> Result<(Arc<Instance<C>>, C), Failed> {
+    ) -> Result<(Arc<Instance<C>>, Lease<C>), Failed> {
         let mut ready = self.cell.ready(generation);
         if let Some(instance) = &ready {
             if let TryAcquire::Acquired(conn) = instance.slots.try_acquire() {
@@ -215,7 +215,7 @@ impl<C> Pool<C> {
     /// `PooledConnection::drop`: give the connection back and wake the
     /// caller it was handed to — unless `wake` is false, the mutation the
     /// models must catch.
-    pub fn release(&self, instance: &Instance<C>, conn: C, wake: bool, close: &dyn Fn(C)) {
+    pub fn release(&self, instance: &Instance<C>, conn: Lease<C>, wake: bool, close: &dyn Fn(C)) {
         match instance.slots.release(conn) {
             Release::Returned => {}
             Release::HandedOff(next) => {

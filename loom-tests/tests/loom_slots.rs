@@ -73,3 +73,48 @@ fn close_turns_every_waiter_away_and_lends_nothing_after() {
         }
     });
 }
+
+/// The idle stack is lock-free: a thread can read the top cell, be
+/// preempted while others take that cell and the one below it and put the
+/// first back, then swap the head to a cell that is lent. The tag every
+/// change bumps makes that stale swap fail. Two connections, three threads
+/// taking and giving back: no connection is ever lent to two at once, and
+/// both are idle at the end.
+#[test]
+fn the_idle_stack_lends_each_connection_to_one_at_a_time() {
+    racegate_loom::check("slots/stack", || {
+        let slots = Arc::new(Slots::<usize, usize>::new(2));
+        assert!(slots.add(0).is_ok());
+        assert!(slots.add(1).is_ok());
+        let lent: std::sync::Arc<[std::sync::atomic::AtomicBool; 2]> = std::sync::Arc::default();
+        let borrower = |slots: Arc<Slots<usize, usize>>,
+                        lent: std::sync::Arc<[std::sync::atomic::AtomicBool; 2]>,
+                        rounds: usize| {
+            for _ in 0..rounds {
+                if let TryAcquire::Acquired(c) = slots.try_acquire() {
+                    let flag = &lent[*c];
+                    assert!(
+                        !flag.swap(true, std::sync::atomic::Ordering::SeqCst),
+                        "connection {} lent to two at once",
+                        *c
+                    );
+                    flag.store(false, std::sync::atomic::Ordering::SeqCst);
+                    assert!(matches!(slots.release(c), Release::Returned));
+                }
+            }
+        };
+        let others: Vec<_> = [1, 1]
+            .into_iter()
+            .map(|rounds| {
+                let (slots, lent) = (slots.clone(), lent.clone());
+                thread::spawn(move || borrower(slots, lent, rounds))
+            })
+            .collect();
+        borrower(slots.clone(), lent, 2);
+        for t in others {
+            t.join().unwrap();
+        }
+        let s = slots.stats();
+        assert_eq!((s.idle, s.in_use), (2, 0), "both connections came back");
+    });
+}

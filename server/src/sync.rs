@@ -8,10 +8,16 @@
 //! reads `cfg(loom)` is switched into loom mode.
 
 #[cfg(racegate_loom)]
-pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use loom::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Mutex, MutexGuard,
+};
 
 #[cfg(not(racegate_loom))]
-pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Mutex, MutexGuard,
+};
 
 /// Locks `mutex`, recovering the data if a previous holder panicked.
 ///

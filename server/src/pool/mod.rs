@@ -22,6 +22,7 @@
 //!   [`PoolError::Closed`] and closes each connection once it is idle.
 
 pub mod core;
+mod counter;
 pub mod slots;
 mod waiting;
 
@@ -34,7 +35,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use self::core::{Begin, InitCell, InitGuard, InitTicket, Published};
-use self::slots::{Release, SlotStats, Slots, TryAcquire};
+use self::counter::StripedCounter;
+use self::slots::{Lease, Release, SlotStats, Slots, TryAcquire};
 use self::waiting::{DeadlineThread, Queued, Waiter, Waiting};
 use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
 use crate::db::{self, ConnectionSettings, Synchronous, WriteLock};
@@ -128,7 +130,7 @@ pub struct PoolMetrics {
     opened: AtomicU64,
     closed: AtomicU64,
     waiters: AtomicUsize,
-    acquires: AtomicU64,
+    acquires: StripedCounter,
     acquire_wait_micros: AtomicU64,
     timeouts: AtomicU64,
 }
@@ -245,23 +247,24 @@ impl ConnectionPool {
 
     /// Borrows a connection, waiting at most the acquire timeout.
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
-        // Set when this acquire first has to wait; it waits at most the
-        // timeout from then. The fast path (built, a connection idle) takes
-        // one lock on the cell and one on the slots: no clock, no timer.
+        // The fast path (built, a connection idle) takes the cell's lock and
+        // one compare-and-swap on the slots' idle stack: no clock, no timer.
         let ready = self.cell.ready(self.generation.load(Ordering::Acquire));
         if let Some(instance) = &ready {
             if let TryAcquire::Acquired(conn) = instance.slots.try_acquire() {
-                self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
+                self.metrics.acquires.bump();
                 return Ok(PooledConnection {
                     conn: Some(conn),
                     instance: Arc::clone(instance),
                 });
             }
         }
+        // Set when this acquire first has to wait; it waits at most the
+        // timeout from then.
         let mut started = None;
         match self.acquire_inner(ready, &mut started).await {
             Ok(conn) => {
-                self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
+                self.metrics.acquires.bump();
                 if let Some(started) = started {
                     let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     self.metrics
@@ -339,7 +342,7 @@ impl ConnectionPool {
         &self,
         slots: &Slots<Tracked, Waiter>,
         dispatch: &RuntimeBoundDispatch,
-    ) -> Result<Option<Tracked>, PoolError> {
+    ) -> Result<Option<Lease<Tracked>>, PoolError> {
         loop {
             match slots.try_acquire() {
                 TryAcquire::Acquired(conn) => return Ok(Some(conn)),
@@ -397,11 +400,13 @@ impl ConnectionPool {
     /// Opens `size` connections; the first also sets WAL and the schema.
     async fn build(&self) -> Result<Instance, PoolError> {
         self.metrics.builds.fetch_add(1, Ordering::Relaxed);
-        let slots = Arc::new(Slots::new(self.config.size));
+        let slots = Arc::new(Slots::<Tracked, Waiter>::new(self.config.size));
         for i in 0..self.config.size {
             let conn = self.open_connection(i == 0).await?;
-            if let Err(rejected) = slots.add(conn) {
-                rejected.0.close().await;
+            match slots.add(conn) {
+                Ok(None) => {}
+                Ok(Some(waiter)) => waiter.waker.wake(),
+                Err(rejected) => rejected.0.close().await,
             }
         }
         let dispatch = self
@@ -521,7 +526,7 @@ impl ConnectionPool {
             idle: slots.idle,
             waiters: m.waiters.load(Ordering::Relaxed) + slots.queued,
             builds: m.builds.load(Ordering::Relaxed),
-            acquires: m.acquires.load(Ordering::Relaxed),
+            acquires: m.acquires.sum(),
             acquire_wait_micros: m.acquire_wait_micros.load(Ordering::Relaxed),
             timeouts: m.timeouts.load(Ordering::Relaxed),
         }
@@ -547,7 +552,7 @@ impl Drop for Building<'_> {
 /// A connection borrowed from the pool; it goes back when this is dropped,
 /// on every path, error paths included.
 pub struct PooledConnection {
-    conn: Option<Tracked>,
+    conn: Option<Lease<Tracked>>,
     instance: Arc<Instance>,
 }
 

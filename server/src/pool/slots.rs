@@ -4,47 +4,120 @@
 //! Like [`super::core`], this is free of async and of anything bound to a
 //! runtime and uses only the types from [`crate::sync`], so the
 //! `racegate-loom` crate compiles this same file against loom's types. Nothing
-//! here waits: each method takes a lock, makes one decision and returns what
-//! the caller must wake, and the async layer in [`super`] does the waiting.
+//! here waits: each method makes one decision and returns what the caller
+//! must wake, and the async layer in [`super`] does the waiting.
 //!
-//! A caller that finds no idle connection queues a [`Mailbox`] holding its
-//! `W` (a `Waker` with a deadline in production, a thread's number in the
-//! models). A release takes the first mailbox out of the queue and delivers
-//! the connection into it; the caller takes it from its own mailbox without
-//! touching the slots' lock. The connection never goes back to idle while
-//! someone waits, so nobody can take it from under the caller woken for it,
-//! and no wake-up is wasted. A caller that gives up (timed out, cancelled)
-//! while a connection is on its way passes it on.
+//! **Idle connections** sit on a lock-free stack: each connection lives in a
+//! cell of its own, and one atomic word (the [`Head`]) holds the top cell,
+//! whether callers are queued, whether the slots are closed, and a tag that
+//! every change bumps (so a stale compare-and-swap always fails: no ABA). An
+//! acquire that finds a connection idle, and the release of a connection
+//! nobody waits for, each take one compare-and-swap on that word and the
+//! cell's own lock, which only the connection's current holder touches: no
+//! shared lock on the path every request takes.
+//!
+//! **Waiting callers** queue under a lock. A caller that finds no idle
+//! connection queues a [`Mailbox`] holding its `W` (a `Waker` with a deadline
+//! in production, a thread's number in the models) and sets the head's
+//! `WAITERS` mark in the same compare-and-swap that finds the stack empty; a
+//! release that sees the mark takes the first mailbox out of the queue and
+//! delivers the connection into it, and the caller takes it from its own
+//! mailbox. The mark is set only while the stack is empty and a connection is
+//! never pushed while it is set, so a connection never goes idle while
+//! someone waits, nobody can take it from under the caller woken for it, and
+//! no wake-up is wasted. A caller that gives up (timed out, cancelled) while
+//! a connection is on its way passes it on.
 
 use std::collections::VecDeque;
+use std::ops::Deref;
 
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+
+/// "No cell": the bottom of the stack.
+const NIL: u64 = 0xFFFF_FFFF;
+/// The head's top-of-stack cell (or [`NIL`]).
+const TOP: u64 = 0xFFFF_FFFF;
+/// Callers are queued (and so the stack is empty).
+const WAITERS: u64 = 1 << 32;
+/// The slots are closed (and the stack is empty, for good).
+const CLOSED: u64 = 1 << 33;
+/// The tag: the bits above the flags, bumped by every change.
+const TAG_SHIFT: u32 = 34;
+
+/// A snapshot of the idle stack's head word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Head(u64);
+
+impl Head {
+    fn top(self) -> Option<usize> {
+        cell_of(self.0 & TOP)
+    }
+
+    fn waiters(self) -> bool {
+        self.0 & WAITERS != 0
+    }
+
+    fn closed(self) -> bool {
+        self.0 & CLOSED != 0
+    }
+
+    /// The next head: `top` (a cell or [`NIL`]) on top, `flags` set, the
+    /// tag bumped.
+    fn then(self, top: u64, flags: u64) -> Self {
+        let tag = (self.0 >> TAG_SHIFT).wrapping_add(1) << TAG_SHIFT;
+        Self(tag | flags | top)
+    }
+
+    fn flags(self) -> u64 {
+        self.0 & (WAITERS | CLOSED)
+    }
+}
+
+/// The cell a stack link names, if any.
+fn cell_of(link: u64) -> Option<usize> {
+    (link != NIL).then(|| usize::try_from(link).unwrap_or(usize::MAX))
+}
+
+/// A connection lent out of the slots: give it back with
+/// [`Slots::release`]. It remembers the cell it came from.
+pub struct Lease<C> {
+    cell: usize,
+    conn: C,
+}
+
+impl<C> Deref for Lease<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.conn
+    }
+}
 
 /// A bounded set of connections: at most `capacity` exist, each one either
 /// idle here or lent out; once closed, nothing is lent again.
 pub struct Slots<C, W> {
+    /// The idle stack's head: top cell, `WAITERS`, `CLOSED`, tag.
+    head: AtomicU64,
+    /// Per cell: the cell below it while it is on the stack.
+    below: Box<[AtomicU64]>,
+    /// Per cell: its connection while idle; empty while lent. Only the
+    /// cell's current owner (the lease holder, or whoever just took it off
+    /// the stack) locks it, so this lock is never contended for long.
+    cells: Box<[Mutex<Option<C>>]>,
+    /// The queue and what only changes under it.
     state: Mutex<SlotState<C, W>>,
     capacity: usize,
 }
 
 struct SlotState<C, W> {
-    idle: Vec<C>,
-    /// Lent out, including those on their way to a queued caller.
-    lent: usize,
-    closed: bool,
-    /// Waiting callers, oldest first. Never non-empty while `idle` is not.
+    /// Cells given a connection so far.
+    added: usize,
+    /// After the close: connections still lent out.
+    lent_at_close: usize,
+    /// Waiting callers, oldest first. Non-empty exactly while the head
+    /// carries `WAITERS` (both change only under this lock).
     queue: VecDeque<Arc<Mailbox<C, W>>>,
 }
-
-impl<C, W> SlotState<C, W> {
-    /// Lends an idle connection, if there is one.
-    fn lend_idle(&mut self) -> Option<C> {
-        let conn = self.idle.pop()?;
-        self.lent += 1;
-        Some(conn)
-    }
-}
-
 /// Where one queued caller receives its connection, or learns that its
 /// wait expired or the slots closed.
 pub struct Mailbox<C, W> {
@@ -52,7 +125,7 @@ pub struct Mailbox<C, W> {
 }
 
 struct Mail<C, W> {
-    letter: Letter<C>,
+    letter: Letter<Lease<C>>,
     /// Taken by whoever fills the letter, to wake the caller.
     waker: Option<W>,
 }
@@ -75,7 +148,7 @@ enum Letter<C> {
 /// What a queued caller finds in its [`Mailbox`].
 pub enum Opened<C> {
     /// Its connection, now lent to it.
-    Acquired(C),
+    Acquired(Lease<C>),
     /// Nothing yet: still queued, or a connection is on its way.
     Waiting,
     /// Its wait expired; it is out of the queue.
@@ -121,7 +194,7 @@ impl<C, W> Mailbox<C, W> {
 
     /// Fills a waiting mailbox with `letter`; returns the `W` to wake, or
     /// the letter back if the caller gave up.
-    fn fill(&self, letter: Letter<C>) -> Result<Option<W>, Letter<C>> {
+    fn fill(&self, letter: Letter<Lease<C>>) -> Result<Option<W>, Letter<Lease<C>>> {
         let mut mail = lock(&self.state);
         match mail.letter {
             Letter::Waiting => {
@@ -134,7 +207,7 @@ impl<C, W> Mailbox<C, W> {
 
     /// The caller gives up. Returns a connection that was delivered and not
     /// taken, for the caller to pass on.
-    fn abandon(&self) -> Option<C> {
+    fn abandon(&self) -> Option<Lease<C>> {
         let mut mail = lock(&self.state);
         match std::mem::replace(&mut mail.letter, Letter::Abandoned) {
             Letter::Delivered(conn) => Some(conn),
@@ -157,8 +230,9 @@ impl<C, W> Mailbox<C, W> {
 /// The result of [`Slots::try_acquire`].
 pub enum TryAcquire<C> {
     /// A connection, now lent to the caller.
-    Acquired(C),
-    /// All connections are lent out: wait for a release.
+    Acquired(Lease<C>),
+    /// All connections are lent out (or callers are queued for them): wait
+    /// for a release.
     Empty,
     /// The slots are closed.
     Closed,
@@ -167,7 +241,7 @@ pub enum TryAcquire<C> {
 /// The result of [`Slots::acquire_or_queue`].
 pub enum Queue<C> {
     /// A connection, now lent to the caller.
-    Acquired(C),
+    Acquired(Lease<C>),
     /// The caller's mailbox is queued: it waits to be woken, then opens it.
     Queued,
     /// The slots are closed.
@@ -216,37 +290,81 @@ pub struct Rejected<C>(pub C);
 impl<C, W> Slots<C, W> {
     /// Empty slots holding at most `capacity` connections.
     pub fn new(capacity: usize) -> Self {
+        assert!(
+            u64::try_from(capacity).is_ok_and(|c| c < NIL),
+            "at most {NIL} connections"
+        );
         Self {
+            head: AtomicU64::new(NIL),
+            below: (0..capacity).map(|_| AtomicU64::new(NIL)).collect(),
+            cells: (0..capacity).map(|_| Mutex::new(None)).collect(),
             state: Mutex::new(SlotState {
-                idle: Vec::with_capacity(capacity),
-                lent: 0,
-                closed: false,
+                added: 0,
+                lent_at_close: 0,
                 queue: VecDeque::new(),
             }),
             capacity,
         }
     }
 
-    /// Adds a freshly opened connection as idle, unless that would exceed the
-    /// bound or the slots are closed.
-    pub fn add(&self, conn: C) -> Result<(), Rejected<C>> {
-        let mut state = lock(&self.state);
-        if state.closed || state.idle.len() + state.lent >= self.capacity {
-            return Err(Rejected(conn));
-        }
-        state.idle.push(conn);
-        Ok(())
+    fn head(&self) -> Head {
+        Head(self.head.load(Ordering::Acquire))
     }
 
-    /// Lends an idle connection, if there is one.
-    pub fn try_acquire(&self) -> TryAcquire<C> {
-        let mut state = lock(&self.state);
-        if state.closed {
-            return TryAcquire::Closed;
+    /// Replaces `head` with `next` if it is still current; else the current
+    /// head.
+    fn swap_head(&self, head: Head, next: Head) -> Result<(), Head> {
+        self.head
+            .compare_exchange(head.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(drop)
+            .map_err(Head)
+    }
+
+    /// Adds a freshly opened connection, unless that would exceed the bound
+    /// or the slots are closed. It goes idle, or to a queued caller, whose
+    /// `W` is returned for the caller to wake.
+    pub fn add(&self, conn: C) -> Result<Option<W>, Rejected<C>> {
+        let cell = {
+            let mut state = lock(&self.state);
+            if self.head().closed() || state.added >= self.capacity {
+                return Err(Rejected(conn));
+            }
+            state.added += 1;
+            state.added - 1
+        };
+        match self.release(Lease { cell, conn }) {
+            Release::Returned => Ok(None),
+            Release::HandedOff(waiter) => Ok(Some(waiter)),
+            Release::Closed(conn) => Err(Rejected(conn)),
         }
-        match state.lend_idle() {
-            Some(conn) => TryAcquire::Acquired(conn),
-            None => TryAcquire::Empty,
+    }
+
+    /// Takes the top idle connection off the stack if `head` is still
+    /// current; else the current head.
+    fn pop(&self, head: Head, top: usize) -> Result<Lease<C>, Head> {
+        let below = self.below[top].load(Ordering::Acquire);
+        self.swap_head(head, head.then(below, head.flags()))?;
+        match lock(&self.cells[top]).take() {
+            Some(conn) => Ok(Lease { cell: top, conn }),
+            None => unreachable!("a cell on the idle stack holds its connection"),
+        }
+    }
+
+    /// Lends an idle connection, if there is one. Never takes one while
+    /// callers are queued (there is none then).
+    pub fn try_acquire(&self) -> TryAcquire<C> {
+        let mut head = self.head();
+        loop {
+            if head.closed() {
+                return TryAcquire::Closed;
+            }
+            let Some(top) = head.top() else {
+                return TryAcquire::Empty;
+            };
+            match self.pop(head, top) {
+                Ok(lease) => return TryAcquire::Acquired(lease),
+                Err(now) => head = now,
+            }
         }
     }
 
@@ -255,44 +373,114 @@ impl<C, W> Slots<C, W> {
     /// idle).
     pub fn acquire_or_queue(&self, mailbox: &Arc<Mailbox<C, W>>) -> Queue<C> {
         let mut state = lock(&self.state);
-        if state.closed {
-            return Queue::Closed;
+        let mut head = self.head();
+        loop {
+            if head.closed() {
+                return Queue::Closed;
+            }
+            let attempt = match head.top() {
+                Some(top) => self.pop(head, top).map(Some),
+                // Empty: mark that callers wait in the same step that finds
+                // it empty, so no release can push past this caller.
+                None => self.swap_head(head, head.then(NIL, WAITERS)).map(|()| None),
+            };
+            match attempt {
+                Ok(Some(lease)) => return Queue::Acquired(lease),
+                Ok(None) => {
+                    state.queue.push_back(Arc::clone(mailbox));
+                    return Queue::Queued;
+                }
+                Err(now) => head = now,
+            }
         }
-        if let Some(conn) = state.lend_idle() {
-            return Queue::Acquired(conn);
-        }
-        state.queue.push_back(Arc::clone(mailbox));
-        Queue::Queued
     }
 
     /// Takes back a lent connection: into the first queued caller's mailbox
-    /// if anyone waits, else among the idle ones.
-    pub fn release(&self, mut conn: C) -> Release<C, W> {
+    /// if anyone waits, else onto the idle stack.
+    pub fn release(&self, mut lease: Lease<C>) -> Release<C, W> {
         loop {
-            let next = {
-                let mut state = lock(&self.state);
-                if state.closed {
-                    state.lent = state.lent.saturating_sub(1);
-                    return Release::Closed(conn);
-                }
-                match state.queue.pop_front() {
-                    Some(mailbox) => mailbox,
-                    None => {
-                        state.lent = state.lent.saturating_sub(1);
-                        state.idle.push(conn);
-                        return Release::Returned;
-                    }
-                }
+            let head = self.head();
+            let attempt = if head.closed() {
+                return self.returned_after_close(lease.conn);
+            } else if head.waiters() {
+                self.hand_off(lease)
+            } else {
+                self.push(lease, head).map(|()| Release::Returned)
             };
-            // Still lent: it moves from the releaser to the queued caller,
-            // unless that caller gave up meanwhile; then try the next one.
-            match next.fill(Letter::Delivered(conn)) {
-                Ok(Some(waker)) => return Release::HandedOff(waker),
-                Ok(None) => return Release::Returned,
-                Err(Letter::Delivered(back)) => conn = back,
-                Err(_) => unreachable!("fill returns the letter it was given"),
+            match attempt {
+                Ok(done) => return done,
+                // Callers queued, the queue emptied, or the slots closed
+                // meanwhile: look again.
+                Err(back) => lease = back,
             }
         }
+    }
+
+    /// Puts the connection on the idle stack, unless callers wait or the
+    /// slots closed; then it comes back.
+    fn push(&self, lease: Lease<C>, mut head: Head) -> Result<(), Lease<C>> {
+        let Lease { cell, conn } = lease;
+        *lock(&self.cells[cell]) = Some(conn);
+        loop {
+            if head.waiters() || head.closed() {
+                return match lock(&self.cells[cell]).take() {
+                    Some(conn) => Err(Lease { cell, conn }),
+                    None => unreachable!("a cell off the stack is its owner's alone"),
+                };
+            }
+            self.below[cell].store(head.0 & TOP, Ordering::Release);
+            let cell_link = u64::try_from(cell).unwrap_or(NIL);
+            match self.swap_head(head, head.then(cell_link, head.flags())) {
+                Ok(()) => return Ok(()),
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Delivers the connection to the first queued caller. Gives it back if
+    /// nobody is queued any more or that caller gave up meanwhile.
+    fn hand_off(&self, lease: Lease<C>) -> Result<Release<C, W>, Lease<C>> {
+        let next = {
+            let mut state = lock(&self.state);
+            if self.head().closed() {
+                state.lent_at_close = state.lent_at_close.saturating_sub(1);
+                return Ok(Release::Closed(lease.conn));
+            }
+            let next = state.queue.pop_front();
+            self.mark_waiters(&state);
+            next
+        };
+        let Some(next) = next else { return Err(lease) };
+        // Still lent: it moves from the releaser to the queued caller.
+        match next.fill(Letter::Delivered(lease)) {
+            Ok(Some(waker)) => Ok(Release::HandedOff(waker)),
+            Ok(None) => Ok(Release::Returned),
+            Err(Letter::Delivered(back)) => Err(back),
+            Err(_) => unreachable!("fill returns the letter it was given"),
+        }
+    }
+
+    /// Makes the head's `WAITERS` mark say whether `state`'s queue is
+    /// non-empty. Called under the state lock after the queue changed.
+    fn mark_waiters(&self, state: &SlotState<C, W>) {
+        let wanted = !state.queue.is_empty();
+        let mut head = self.head();
+        while head.waiters() != wanted && !head.closed() {
+            // The stack is empty while the mark is set, and nothing is
+            // pushed before it is cleared.
+            let flags = if wanted { WAITERS } else { 0 };
+            match self.swap_head(head, head.then(head.0 & TOP, flags)) {
+                Ok(()) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// A lent connection came back after the close: the caller closes it.
+    fn returned_after_close(&self, conn: C) -> Release<C, W> {
+        let mut state = lock(&self.state);
+        state.lent_at_close = state.lent_at_close.saturating_sub(1);
+        Release::Closed(conn)
     }
 
     /// A queued caller gives up (its wait was cancelled). If a connection is
@@ -303,6 +491,7 @@ impl<C, W> Slots<C, W> {
             let mut state = lock(&self.state);
             if let Some(at) = state.queue.iter().position(|m| Arc::ptr_eq(m, mailbox)) {
                 state.queue.remove(at);
+                self.mark_waiters(&state);
                 return Release::Returned;
             }
         }
@@ -310,7 +499,7 @@ impl<C, W> Slots<C, W> {
         // release still on its way finds the mailbox abandoned and passes the
         // connection on itself.
         match mailbox.abandon() {
-            Some(conn) => self.release(conn),
+            Some(lease) => self.release(lease),
             None => Release::Returned,
         }
     }
@@ -336,6 +525,7 @@ impl<C, W> Slots<C, W> {
                 state.queue.push_back(mailbox);
             }
         }
+        self.mark_waiters(&state);
         woken
     }
 
@@ -356,11 +546,21 @@ impl<C, W> Slots<C, W> {
     /// as [`Release::Closed`].
     pub fn close(&self) -> Option<Closing<C, W>> {
         let mut state = lock(&self.state);
-        if state.closed {
+        // From here on every compare-and-swap on the head fails and nothing
+        // pushes, pops or marks again: the stack below is the close's alone.
+        let was = Head(self.head.swap(CLOSED | NIL, Ordering::AcqRel));
+        if was.closed() {
             return None;
         }
-        state.closed = true;
-        let conns = std::mem::take(&mut state.idle);
+        let mut conns = Vec::new();
+        let mut at = was.top();
+        while let Some(cell) = at {
+            if let Some(conn) = lock(&self.cells[cell]).take() {
+                conns.push(conn);
+            }
+            at = cell_of(self.below[cell].load(Ordering::Acquire));
+        }
+        state.lent_at_close = state.added.saturating_sub(conns.len());
         let wake = state
             .queue
             .drain(..)
@@ -369,14 +569,27 @@ impl<C, W> Slots<C, W> {
         Some(Closing { conns, wake })
     }
 
-    /// A consistent snapshot.
+    /// A snapshot: exact while no acquire or release is under way, within
+    /// the in-flight ones otherwise (`idle + in_use` never exceeds the bound).
     pub fn stats(&self) -> SlotStats {
         let state = lock(&self.state);
+        let head = self.head();
+        let (idle, in_use) = if head.closed() {
+            (0, state.lent_at_close)
+        } else {
+            let mut idle = 0;
+            let mut at = head.top();
+            while let Some(cell) = at.filter(|_| idle < state.added) {
+                idle += 1;
+                at = cell_of(self.below[cell].load(Ordering::Acquire));
+            }
+            (idle, state.added - idle)
+        };
         SlotStats {
-            idle: state.idle.len(),
-            in_use: state.lent,
+            idle,
+            in_use,
             capacity: self.capacity,
-            closed: state.closed,
+            closed: head.closed(),
             queued: state.queue.len(),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::slots::{Mailbox, Opened, Queue, Release, Slots};
+use super::slots::{Lease, Mailbox, Opened, Queue, Release, Slots};
 
 /// When an acquire stops waiting: `timeout` after it first had to wait,
 /// which this call records if it is the first.
@@ -134,7 +134,7 @@ pub(super) struct Queued<'a, C> {
 }
 
 impl<C> Future for Queued<'_, C> {
-    type Output = Result<Option<C>, Expired>;
+    type Output = Result<Option<Lease<C>>, Expired>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
