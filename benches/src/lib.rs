@@ -1,6 +1,9 @@
 //! Shared by the criterion benches: the deadpool manager the pool bench
-//! compares against, and a minimal in-process HTTP target for the engine
-//! bench. The side-by-side comparison with other tools is `compare.sh`.
+//! compares against and the pool workload ([`pools`]), and a minimal
+//! in-process HTTP target for the engine bench. The side-by-side comparison
+//! with other tools is `compare.sh`.
+
+pub mod pools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -3,10 +3,10 @@
 //! The pool's core — lazy guarded initialisation with generations
 //! ([`core::InitCell`]) and bounded slots with a hand-off queue and close
 //! ([`slots::Slots`], [`slots::Mailbox`]) — is the server's own source
-//! (`server/src/pool/core.rs`, `server/src/pool/slots.rs` and
-//! `server/src/sync.rs`), compiled here by path with `cfg(racegate_loom)`, so
-//! its `Mutex` and `Arc` are loom's and loom tries every interleaving of 2–3
-//! threads. No copy of the logic lives in the tests. Each claim of the seed's
+//! (`server/src/pool/core.rs`, `server/src/pool/slots.rs`,
+//! `server/src/pool/mailbox.rs` and `server/src/sync.rs`), compiled here
+//! by path with `cfg(racegate_loom)`, so its `Mutex`, `Arc` and atomics are
+//! loom's and loom tries every interleaving of 2–3 threads. No copy of the logic lives in the tests. Each claim of the seed's
 //! fix has a model:
 //!
 //! | model file | claim |
@@ -49,6 +49,11 @@ pub mod core;
 /// The server's connection slots and hand-off queue, compiled against loom.
 #[path = "../../server/src/pool/slots.rs"]
 pub mod slots;
+
+/// The queued callers' mailboxes (re-exported by `slots`), compiled against
+/// loom.
+#[path = "../../server/src/pool/mailbox.rs"]
+mod mailbox;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

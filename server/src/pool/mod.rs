@@ -23,6 +23,7 @@
 
 pub mod core;
 mod counter;
+mod mailbox;
 pub mod slots;
 mod waiting;
 

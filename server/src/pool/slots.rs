@@ -5,38 +5,33 @@
 //! runtime and uses only the types from [`crate::sync`], so the
 //! `racegate-loom` crate compiles this same file against loom's types. Nothing
 //! here waits: each method makes one decision and returns what the caller
-//! must wake, and the async layer in [`super`] does the waiting.
+//! must wake; the async layer in [`super`] does the waiting.
 //!
-//! **Idle connections** sit on a lock-free stack: each connection lives in a
-//! cell of its own, and one atomic word (the [`Head`]) holds the top cell,
-//! whether callers are queued, whether the slots are closed, and a tag that
-//! every change bumps (so a stale compare-and-swap always fails: no ABA). An
-//! acquire that finds a connection idle, and the release of a connection
-//! nobody waits for, each take one compare-and-swap on that word and the
-//! cell's own lock, which only the connection's current holder touches: no
-//! shared lock on the path every request takes.
+//! **Idle connections** sit on a lock-free stack: each in a cell of its own,
+//! linked from one atomic word ([`Head`]: the top cell, a `WAITERS` mark, a
+//! `CLOSED` mark, and a tag every change bumps, so a stale compare-and-swap
+//! fails: no ABA). Taking an idle connection, or giving one back that
+//! nobody waits for, is one compare-and-swap on that word plus the cell's own
+//! lock, which only the connection's current holder touches.
 //!
-//! **Waiting callers** queue under a lock. A caller that finds no idle
-//! connection queues a [`Mailbox`] holding its `W` (a `Waker` with a deadline
-//! in production, a thread's number in the models) and sets the head's
-//! `WAITERS` mark in the same compare-and-swap that finds the stack empty; a
-//! release that sees the mark takes the first mailbox out of the queue and
-//! delivers the connection into it, and the caller takes it from its own
-//! mailbox. The mark is set only while the stack is empty and a connection is
-//! never pushed while it is set, so a connection never goes idle while
-//! someone waits, nobody can take it from under the caller woken for it, and
-//! no wake-up is wasted. A caller that gives up (timed out, cancelled) while
-//! a connection is on its way passes it on.
+//! **Waiting callers** queue a [`Mailbox`] (holding their `W`: a `Waker` and
+//! deadline in production, a thread's number in the models) under a lock,
+//! and set `WAITERS` in the same compare-and-swap that finds the stack empty.
+//! Nothing is pushed while the mark is set: a release that sees it delivers
+//! its connection into the first mailbox instead. So a connection never goes
+//! idle while someone waits, nobody can take it from under the caller woken
+//! for it, and no wake-up is wasted. A caller that gives up while a
+//! connection is on its way passes it on.
 
 use std::collections::VecDeque;
 use std::ops::Deref;
 
+use super::mailbox::Letter;
+pub use super::mailbox::{Mailbox, Opened};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 
-/// "No cell": the bottom of the stack.
+/// "No cell": the bottom of the stack; as a mask, the head's top cell.
 const NIL: u64 = 0xFFFF_FFFF;
-/// The head's top-of-stack cell (or [`NIL`]).
-const TOP: u64 = 0xFFFF_FFFF;
 /// Callers are queued (and so the stack is empty).
 const WAITERS: u64 = 1 << 32;
 /// The slots are closed (and the stack is empty, for good).
@@ -50,7 +45,7 @@ struct Head(u64);
 
 impl Head {
     fn top(self) -> Option<usize> {
-        cell_of(self.0 & TOP)
+        cell_of(self.0 & NIL)
     }
 
     fn waiters(self) -> bool {
@@ -93,20 +88,32 @@ impl<C> Deref for Lease<C> {
     }
 }
 
+/// Keeps what it holds on 128-byte lines of its own (adjacent-line
+/// prefetch pairs 64-byte lines on x86): the head, which both runtime
+/// threads swap, shares no line with the queue's lock, and one connection's
+/// cell none with another's.
+#[repr(align(128))]
+struct Line<T>(T);
+
+/// Where one connection lives.
+struct Cell<C> {
+    /// The cell below this one while it is on the idle stack.
+    below: AtomicU64,
+    /// The connection while idle; empty while lent. Only the cell's current
+    /// owner (the lease holder, or whoever just took it off the stack) locks
+    /// it, so this lock is never contended for long.
+    conn: Mutex<Option<C>>,
+}
+
 /// A bounded set of connections: at most `capacity` exist, each one either
 /// idle here or lent out; once closed, nothing is lent again.
 pub struct Slots<C, W> {
     /// The idle stack's head: top cell, `WAITERS`, `CLOSED`, tag.
-    head: AtomicU64,
-    /// Per cell: the cell below it while it is on the stack.
-    below: Box<[AtomicU64]>,
-    /// Per cell: its connection while idle; empty while lent. Only the
-    /// cell's current owner (the lease holder, or whoever just took it off
-    /// the stack) locks it, so this lock is never contended for long.
-    cells: Box<[Mutex<Option<C>>]>,
+    head: Line<AtomicU64>,
+    /// One per connection, each on cache lines of its own.
+    cells: Box<[Line<Cell<C>>]>,
     /// The queue and what only changes under it.
     state: Mutex<SlotState<C, W>>,
-    capacity: usize,
 }
 
 struct SlotState<C, W> {
@@ -116,117 +123,8 @@ struct SlotState<C, W> {
     lent_at_close: usize,
     /// Waiting callers, oldest first. Non-empty exactly while the head
     /// carries `WAITERS` (both change only under this lock).
-    queue: VecDeque<Arc<Mailbox<C, W>>>,
+    queue: VecDeque<Arc<Mailbox<Lease<C>, W>>>,
 }
-/// Where one queued caller receives its connection, or learns that its
-/// wait expired or the slots closed.
-pub struct Mailbox<C, W> {
-    state: Mutex<Mail<C, W>>,
-}
-
-struct Mail<C, W> {
-    letter: Letter<Lease<C>>,
-    /// Taken by whoever fills the letter, to wake the caller.
-    waker: Option<W>,
-}
-
-enum Letter<C> {
-    /// Queued, nothing yet.
-    Waiting,
-    /// A release handed this connection over.
-    Delivered(C),
-    /// The caller took its connection.
-    Taken,
-    /// [`Slots::expire`] took the caller out of the queue.
-    TimedOut,
-    /// [`Slots::close`] took the caller out of the queue.
-    Closed,
-    /// The caller gave up; a connection delivered now is passed on.
-    Abandoned,
-}
-
-/// What a queued caller finds in its [`Mailbox`].
-pub enum Opened<C> {
-    /// Its connection, now lent to it.
-    Acquired(Lease<C>),
-    /// Nothing yet: still queued, or a connection is on its way.
-    Waiting,
-    /// Its wait expired; it is out of the queue.
-    TimedOut,
-    /// The slots closed; it is out of the queue.
-    Closed,
-}
-
-impl<C, W> Mailbox<C, W> {
-    /// An empty mailbox that wakes `waker` when filled.
-    pub fn new(waker: W) -> Self {
-        Self {
-            state: Mutex::new(Mail {
-                letter: Letter::Waiting,
-                waker: Some(waker),
-            }),
-        }
-    }
-
-    /// What the caller finds. While nothing is there, `rewake` may replace
-    /// its `W` (a task polled with another waker).
-    pub fn open(&self, rewake: impl FnOnce(&mut W)) -> Opened<C> {
-        let mut mail = lock(&self.state);
-        match std::mem::replace(&mut mail.letter, Letter::Taken) {
-            Letter::Delivered(conn) => Opened::Acquired(conn),
-            Letter::TimedOut => {
-                mail.letter = Letter::TimedOut;
-                Opened::TimedOut
-            }
-            Letter::Closed => {
-                mail.letter = Letter::Closed;
-                Opened::Closed
-            }
-            other => {
-                mail.letter = other;
-                if let Some(waker) = mail.waker.as_mut() {
-                    rewake(waker);
-                }
-                Opened::Waiting
-            }
-        }
-    }
-
-    /// Fills a waiting mailbox with `letter`; returns the `W` to wake, or
-    /// the letter back if the caller gave up.
-    fn fill(&self, letter: Letter<Lease<C>>) -> Result<Option<W>, Letter<Lease<C>>> {
-        let mut mail = lock(&self.state);
-        match mail.letter {
-            Letter::Waiting => {
-                mail.letter = letter;
-                Ok(mail.waker.take())
-            }
-            _ => Err(letter),
-        }
-    }
-
-    /// The caller gives up. Returns a connection that was delivered and not
-    /// taken, for the caller to pass on.
-    fn abandon(&self) -> Option<Lease<C>> {
-        let mut mail = lock(&self.state);
-        match std::mem::replace(&mut mail.letter, Letter::Abandoned) {
-            Letter::Delivered(conn) => Some(conn),
-            Letter::Waiting => None,
-            other => {
-                // Taken, timed out or closed: nothing is on its way.
-                mail.letter = other;
-                None
-            }
-        }
-    }
-
-    /// Whether `due` says this still-waiting caller's time is up.
-    fn is_due(&self, due: &impl Fn(&W) -> bool) -> bool {
-        let mail = lock(&self.state);
-        matches!(mail.letter, Letter::Waiting) && mail.waker.as_ref().is_some_and(due)
-    }
-}
-
 /// The result of [`Slots::try_acquire`].
 pub enum TryAcquire<C> {
     /// A connection, now lent to the caller.
@@ -295,26 +193,32 @@ impl<C, W> Slots<C, W> {
             "at most {NIL} connections"
         );
         Self {
-            head: AtomicU64::new(NIL),
-            below: (0..capacity).map(|_| AtomicU64::new(NIL)).collect(),
-            cells: (0..capacity).map(|_| Mutex::new(None)).collect(),
+            head: Line(AtomicU64::new(NIL)),
+            cells: (0..capacity)
+                .map(|_| {
+                    Line(Cell {
+                        below: AtomicU64::new(NIL),
+                        conn: Mutex::new(None),
+                    })
+                })
+                .collect(),
             state: Mutex::new(SlotState {
                 added: 0,
                 lent_at_close: 0,
                 queue: VecDeque::new(),
             }),
-            capacity,
         }
     }
 
     fn head(&self) -> Head {
-        Head(self.head.load(Ordering::Acquire))
+        Head(self.head.0.load(Ordering::Acquire))
     }
 
     /// Replaces `head` with `next` if it is still current; else the current
     /// head.
     fn swap_head(&self, head: Head, next: Head) -> Result<(), Head> {
         self.head
+            .0
             .compare_exchange(head.0, next.0, Ordering::AcqRel, Ordering::Acquire)
             .map(drop)
             .map_err(Head)
@@ -326,7 +230,7 @@ impl<C, W> Slots<C, W> {
     pub fn add(&self, conn: C) -> Result<Option<W>, Rejected<C>> {
         let cell = {
             let mut state = lock(&self.state);
-            if self.head().closed() || state.added >= self.capacity {
+            if self.head().closed() || state.added >= self.cells.len() {
                 return Err(Rejected(conn));
             }
             state.added += 1;
@@ -342,9 +246,9 @@ impl<C, W> Slots<C, W> {
     /// Takes the top idle connection off the stack if `head` is still
     /// current; else the current head.
     fn pop(&self, head: Head, top: usize) -> Result<Lease<C>, Head> {
-        let below = self.below[top].load(Ordering::Acquire);
+        let below = self.cells[top].0.below.load(Ordering::Acquire);
         self.swap_head(head, head.then(below, head.flags()))?;
-        match lock(&self.cells[top]).take() {
+        match lock(&self.cells[top].0.conn).take() {
             Some(conn) => Ok(Lease { cell: top, conn }),
             None => unreachable!("a cell on the idle stack holds its connection"),
         }
@@ -371,7 +275,7 @@ impl<C, W> Slots<C, W> {
     /// Lends an idle connection, or queues `mailbox` (made before the lock is
     /// taken, to keep the critical section short; unused if a connection was
     /// idle).
-    pub fn acquire_or_queue(&self, mailbox: &Arc<Mailbox<C, W>>) -> Queue<C> {
+    pub fn acquire_or_queue(&self, mailbox: &Arc<Mailbox<Lease<C>, W>>) -> Queue<C> {
         let mut state = lock(&self.state);
         let mut head = self.head();
         loop {
@@ -420,15 +324,18 @@ impl<C, W> Slots<C, W> {
     /// slots closed; then it comes back.
     fn push(&self, lease: Lease<C>, mut head: Head) -> Result<(), Lease<C>> {
         let Lease { cell, conn } = lease;
-        *lock(&self.cells[cell]) = Some(conn);
+        *lock(&self.cells[cell].0.conn) = Some(conn);
         loop {
             if head.waiters() || head.closed() {
-                return match lock(&self.cells[cell]).take() {
+                return match lock(&self.cells[cell].0.conn).take() {
                     Some(conn) => Err(Lease { cell, conn }),
                     None => unreachable!("a cell off the stack is its owner's alone"),
                 };
             }
-            self.below[cell].store(head.0 & TOP, Ordering::Release);
+            self.cells[cell]
+                .0
+                .below
+                .store(head.0 & NIL, Ordering::Release);
             let cell_link = u64::try_from(cell).unwrap_or(NIL);
             match self.swap_head(head, head.then(cell_link, head.flags())) {
                 Ok(()) => return Ok(()),
@@ -469,7 +376,7 @@ impl<C, W> Slots<C, W> {
             // The stack is empty while the mark is set, and nothing is
             // pushed before it is cleared.
             let flags = if wanted { WAITERS } else { 0 };
-            match self.swap_head(head, head.then(head.0 & TOP, flags)) {
+            match self.swap_head(head, head.then(head.0 & NIL, flags)) {
                 Ok(()) => return,
                 Err(now) => head = now,
             }
@@ -486,7 +393,7 @@ impl<C, W> Slots<C, W> {
     /// A queued caller gives up (its wait was cancelled). If a connection is
     /// in its mailbox, or on its way there, it is passed on as by
     /// [`release`](Self::release); the result says whom to wake.
-    pub fn cancel(&self, mailbox: &Arc<Mailbox<C, W>>) -> Release<C, W> {
+    pub fn cancel(&self, mailbox: &Arc<Mailbox<Lease<C>, W>>) -> Release<C, W> {
         {
             let mut state = lock(&self.state);
             if let Some(at) = state.queue.iter().position(|m| Arc::ptr_eq(m, mailbox)) {
@@ -533,11 +440,7 @@ impl<C, W> Slots<C, W> {
     /// caller is queued.
     pub fn earliest<K: Ord>(&self, key: impl Fn(&W) -> K) -> Option<K> {
         let state = lock(&self.state);
-        state
-            .queue
-            .iter()
-            .filter_map(|m| lock(&m.state).waker.as_ref().map(&key))
-            .min()
+        state.queue.iter().filter_map(|m| m.key(&key)).min()
     }
 
     /// Closes the slots. The first call returns the idle connections for the
@@ -548,18 +451,14 @@ impl<C, W> Slots<C, W> {
         let mut state = lock(&self.state);
         // From here on every compare-and-swap on the head fails and nothing
         // pushes, pops or marks again: the stack below is the close's alone.
-        let was = Head(self.head.swap(CLOSED | NIL, Ordering::AcqRel));
+        let was = Head(self.head.0.swap(CLOSED | NIL, Ordering::AcqRel));
         if was.closed() {
             return None;
         }
-        let mut conns = Vec::new();
-        let mut at = was.top();
-        while let Some(cell) = at {
-            if let Some(conn) = lock(&self.cells[cell]).take() {
-                conns.push(conn);
-            }
-            at = cell_of(self.below[cell].load(Ordering::Acquire));
-        }
+        let conns: Vec<C> = self
+            .stack(was, self.cells.len())
+            .filter_map(|cell| lock(&self.cells[cell].0.conn).take())
+            .collect();
         state.lent_at_close = state.added.saturating_sub(conns.len());
         let wake = state
             .queue
@@ -567,6 +466,15 @@ impl<C, W> Slots<C, W> {
             .filter_map(|m| m.fill(Letter::Closed).ok().flatten())
             .collect();
         Some(Closing { conns, wake })
+    }
+
+    /// The cells on the stack from `head` down, at most `limit` of them (so a
+    /// stack changing under the walk cannot make it loop).
+    fn stack(&self, head: Head, limit: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(head.top(), |&cell| {
+            cell_of(self.cells[cell].0.below.load(Ordering::Acquire))
+        })
+        .take(limit)
     }
 
     /// A snapshot: exact while no acquire or release is under way, within
@@ -577,18 +485,13 @@ impl<C, W> Slots<C, W> {
         let (idle, in_use) = if head.closed() {
             (0, state.lent_at_close)
         } else {
-            let mut idle = 0;
-            let mut at = head.top();
-            while let Some(cell) = at.filter(|_| idle < state.added) {
-                idle += 1;
-                at = cell_of(self.below[cell].load(Ordering::Acquire));
-            }
+            let idle = self.stack(head, state.added).count();
             (idle, state.added - idle)
         };
         SlotStats {
             idle,
             in_use,
-            capacity: self.capacity,
+            capacity: self.cells.len(),
             closed: head.closed(),
             queued: state.queue.len(),
         }

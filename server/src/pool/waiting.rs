@@ -130,7 +130,7 @@ pub(super) struct Queued<'a, C> {
     /// When the acquire first waited; set here if this is its first wait.
     pub(super) started: &'a mut Option<Instant>,
     /// Set once queued.
-    pub(super) mailbox: Option<Arc<Mailbox<C, Waiter>>>,
+    pub(super) mailbox: Option<Arc<Mailbox<Lease<C>, Waiter>>>,
 }
 
 impl<C> Future for Queued<'_, C> {

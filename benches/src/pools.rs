@@ -1,0 +1,89 @@
+//! The pool bench's workload, shared by the criterion bench
+//! (`benches/pool.rs`) and the interleaved A/B runner (`pool-ab`): W tasks
+//! on the caller's runtime share a pool of S connections, each acquiring,
+//! yielding once while holding the connection, and releasing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use racegate_server::pool::{ConnectionPool, PoolConfig};
+
+use crate::SqliteManager;
+
+/// What runs the cycles: our pool, deadpool on the same connections, or
+/// no pool at all (the same tasks and yields: the floor both stand on).
+#[derive(Clone)]
+pub enum Contender {
+    /// `racegate_server::pool::ConnectionPool`.
+    Racegate(Arc<ConnectionPool>),
+    /// `deadpool::managed::Pool` over the same `tokio_rusqlite` connections.
+    Deadpool(deadpool::managed::Pool<SqliteManager>),
+    /// Tasks that only yield.
+    NoPool,
+}
+
+impl Contender {
+    /// The name the benches report it under.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Racegate(_) => "racegate",
+            Self::Deadpool(_) => "deadpool",
+            Self::NoPool => "no-pool",
+        }
+    }
+
+    /// Both pools with `size` connections in `dir`, every connection opened
+    /// up front, and the floor. Call inside a runtime.
+    pub async fn all(dir: &Path, size: usize) -> [Self; 3] {
+        let ours = ConnectionPool::new(PoolConfig::new(dir.join(format!("ours{size}.db")), size));
+        ours.warm_up().await.expect("our pool opens");
+        let theirs = deadpool::managed::Pool::builder(SqliteManager {
+            path: dir.join(format!("dp{size}.db")),
+        })
+        .max_size(size)
+        .build()
+        .expect("deadpool builds");
+        // Open every connection up front, as ours does: hold `size` at once.
+        let mut all = Vec::new();
+        for _ in 0..size {
+            all.push(theirs.get().await.expect("deadpool opens"));
+        }
+        drop(all);
+        [Self::Racegate(ours), Self::Deadpool(theirs), Self::NoPool]
+    }
+
+    /// `workers` tasks share `cycles` acquire–yield–release cycles; returns
+    /// when all are done.
+    pub async fn run(&self, workers: usize, cycles: usize) {
+        let per_worker = cycles.div_ceil(workers);
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_worker {
+                        me.cycle().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("a bench task panicked");
+        }
+    }
+
+    async fn cycle(&self) {
+        match self {
+            Self::Racegate(pool) => {
+                let conn = pool.acquire().await.expect("acquire");
+                tokio::task::yield_now().await;
+                drop(conn);
+            }
+            Self::Deadpool(pool) => {
+                let conn = pool.get().await.expect("get");
+                tokio::task::yield_now().await;
+                drop(conn);
+            }
+            Self::NoPool => tokio::task::yield_now().await,
+        }
+    }
+}
