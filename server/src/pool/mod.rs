@@ -132,7 +132,7 @@ pub struct PoolMetrics {
     closed: AtomicU64,
     waiters: AtomicUsize,
     acquires: StripedCounter,
-    acquire_wait_micros: AtomicU64,
+    acquire_wait_micros: StripedCounter,
     timeouts: AtomicU64,
 }
 
@@ -268,9 +268,7 @@ impl ConnectionPool {
                 self.metrics.acquires.bump();
                 if let Some(started) = started {
                     let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    self.metrics
-                        .acquire_wait_micros
-                        .fetch_add(waited, Ordering::Relaxed);
+                    self.metrics.acquire_wait_micros.add(waited);
                 }
                 Ok(conn)
             }
@@ -528,7 +526,7 @@ impl ConnectionPool {
             waiters: m.waiters.load(Ordering::Relaxed) + slots.queued,
             builds: m.builds.load(Ordering::Relaxed),
             acquires: m.acquires.sum(),
-            acquire_wait_micros: m.acquire_wait_micros.load(Ordering::Relaxed),
+            acquire_wait_micros: m.acquire_wait_micros.sum(),
             timeouts: m.timeouts.load(Ordering::Relaxed),
         }
     }
