@@ -37,11 +37,7 @@ fn deadline_threads() -> usize {
 
 #[test]
 fn queued_acquires_are_fair_bounded_and_leave_nothing_behind() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::two_thread_runtime();
     let db = TempDb::new();
     let before = deadline_threads();
     rt.block_on(async {

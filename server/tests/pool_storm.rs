@@ -29,11 +29,7 @@ async fn name(conn: &PooledConnection) -> usize {
 
 #[test]
 fn a_storm_never_lends_one_connection_twice_and_leaves_all_idle() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::two_thread_runtime();
     let db = TempDb::new();
     rt.block_on(async {
         let mut config = PoolConfig::new(db.path(), SIZE);

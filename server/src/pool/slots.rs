@@ -345,14 +345,11 @@ impl<C, W> Slots<C, W> {
     }
 
     /// Delivers the connection to the first queued caller. Gives it back if
-    /// nobody is queued any more or that caller gave up meanwhile.
+    /// nobody is queued any more (the queue emptied, or a close drained it)
+    /// or that caller gave up meanwhile.
     fn hand_off(&self, lease: Lease<C>) -> Result<Release<C, W>, Lease<C>> {
         let next = {
             let mut state = lock(&self.state);
-            if self.head().closed() {
-                state.lent_at_close = state.lent_at_close.saturating_sub(1);
-                return Ok(Release::Closed(lease.conn));
-            }
             let next = state.queue.pop_front();
             self.mark_waiters(&state);
             next

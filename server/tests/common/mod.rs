@@ -31,6 +31,15 @@ impl TempDb {
     }
 }
 
+/// A multi-thread runtime with two workers, like the CI machine's cores.
+pub fn two_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 pub fn start(config: ServerConfig) -> RunningServer {
     RunningServer::start(config).expect("server starts")
 }
