@@ -5,21 +5,26 @@
 //! write lock costs twice: the losers sleep in SQLite's busy handler (1, 2, 5,
 //! 10 … ms), and every write is its own round trip to a connection thread and
 //! its own commit. Instead, writes are queued here; whoever holds the write
-//! gate becomes the leader, takes everything queued, and runs it on one
-//! connection in one transaction — each job inside its own SAVEPOINT, so a job
-//! that fails rolls back alone — then commits once and answers every job.
-//! Nobody is acknowledged before the COMMIT that made their write durable.
+//! gate becomes the leader, borrows a connection, and hands it a [`Writer`]:
+//! on the connection's thread it takes everything queued and runs it in one
+//! transaction, commits once and answers every job, then takes what was
+//! queued meanwhile, until the queue is empty. A job that fails rolls back
+//! alone (see [`run_batch`]). Nobody is acknowledged before the COMMIT that
+//! made their write durable.
 //!
 //! Nothing here is bound to a runtime: the queue is a std mutex never held
 //! across an `.await`, the gate a `tokio::sync::Semaphore`, the answers
-//! oneshot channels. A leader cancelled mid-batch changes nothing: the batch
-//! closure, which owns the jobs, already runs on the connection's thread.
+//! oneshot channels. A leader cancelled once its writer has started changes
+//! nothing: the writer owns the jobs, the connection and the gate's permit,
+//! and gives the last two back from the connection's thread.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
 
 use rusqlite::Connection;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::bugs::{Bug, RacySchema};
 use crate::db;
@@ -37,41 +42,54 @@ pub struct Store {
     writes: Option<Arc<WriteQueue>>,
 }
 
-/// One queued write: its SQL, and the channel its owner waits on.
+/// One queued write: its SQL, what it came to, and the channel its owner
+/// waits on. A batch runs its jobs bare first and, only if one of them fails,
+/// rolls everything back and runs them again, each inside its own savepoint
+/// (see [`run_batch`]): so a job may run twice, and only its last run counts.
 trait Job: Send {
-    /// Runs the SQL inside the batch transaction; returns what to answer once
-    /// the batch's COMMIT has succeeded or failed.
-    fn run(self: Box<Self>, c: &Connection) -> Box<dyn FnOnce(Result<(), String>) + Send>;
-    /// The batch could not start: answer with why.
-    fn fail(self: Box<Self>, error: String);
+    /// Runs the SQL in the batch's transaction, keeping the outcome; false if
+    /// it failed (it may have left some of its changes behind).
+    fn attempt(&mut self, c: &Connection) -> bool;
+    /// Runs the SQL inside a savepoint: kept if it succeeds, rolled back alone
+    /// if it fails.
+    fn attempt_alone(&mut self, c: &Connection);
+    /// Answers the owner once the batch's COMMIT has succeeded or failed.
+    fn answer(self: Box<Self>, committed: Result<(), String>);
 }
 
 type WriteJob = Box<dyn Job>;
 
 struct TypedJob<R, F> {
     f: F,
+    outcome: Option<Result<R, ServiceError>>,
     answer: oneshot::Sender<Result<R, ServiceError>>,
 }
 
 impl<R, F> Job for TypedJob<R, F>
 where
-    F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
+    F: Fn(&Connection) -> Result<R, ServiceError> + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, c: &Connection) -> Box<dyn FnOnce(Result<(), String>) + Send> {
-        let outcome = in_savepoint(c, self.f);
-        let answer = self.answer;
-        Box::new(move |committed| {
-            let _ = answer.send(match (outcome, committed) {
-                (Err(e), _) => Err(e),
-                (Ok(r), Ok(())) => Ok(r),
-                (Ok(_), Err(e)) => Err(batch_error(e)),
-            });
-        })
+    fn attempt(&mut self, c: &Connection) -> bool {
+        let outcome = (self.f)(c);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
     }
 
-    fn fail(self: Box<Self>, error: String) {
-        let _ = self.answer.send(Err(batch_error(error)));
+    fn attempt_alone(&mut self, c: &Connection) {
+        self.outcome = Some(in_savepoint(c, &self.f));
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let outcome = self
+            .outcome
+            .unwrap_or_else(|| Err(batch_error("the write never ran".into())));
+        let _ = self.answer.send(match (outcome, committed) {
+            (Err(e), _) => Err(e),
+            (Ok(r), Ok(())) => Ok(r),
+            (Ok(_), Err(e)) => Err(batch_error(e)),
+        });
     }
 }
 
@@ -84,7 +102,7 @@ struct WriteQueue {
     /// Held only to push or take jobs, never across an `.await`.
     jobs: Mutex<Vec<(u64, WriteJob)>>,
     /// Whoever holds the one permit runs the next batch.
-    gate: Semaphore,
+    gate: Arc<Semaphore>,
     next_id: AtomicU64,
     /// Batches run, jobs in them, and the largest: proof that writes really
     /// share transactions (tests and metrics read them).
@@ -110,6 +128,21 @@ impl WriteQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, WriteJob)>> {
         crate::sync::lock(&self.jobs)
     }
+
+    /// Takes every queued job, as the next batch, and counts it.
+    fn take(&self) -> Vec<WriteJob> {
+        let batch: Vec<WriteJob> = std::mem::take(&mut *self.lock())
+            .into_iter()
+            .map(|(_, j)| j)
+            .collect();
+        if !batch.is_empty() {
+            let size = batch.len() as u64;
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.batched_jobs.fetch_add(size, Ordering::Relaxed);
+            self.largest_batch.fetch_max(size, Ordering::Relaxed);
+        }
+        batch
+    }
 }
 
 impl Store {
@@ -120,7 +153,7 @@ impl Store {
         let writes = (!faults.is_on(Bug::LockedDb) && !faults.is_on(Bug::RacySchema)).then(|| {
             Arc::new(WriteQueue {
                 jobs: Mutex::new(Vec::new()),
-                gate: Semaphore::new(1),
+                gate: Arc::new(Semaphore::new(1)),
                 next_id: AtomicU64::new(0),
                 batches: AtomicU64::new(0),
                 batched_jobs: AtomicU64::new(0),
@@ -186,9 +219,14 @@ impl Store {
 
     /// Runs `f` as one atomic write: all of it is committed, or none of it.
     /// Returns only after the commit.
+    ///
+    /// `f` may run more than once (a batch mate's failure makes the batch run
+    /// again, see [`run_batch`]), each time in a transaction where its earlier
+    /// runs were rolled back; only its last run is committed. So it must not
+    /// have effects outside the database.
     pub async fn write<R, F>(&self, f: F) -> Result<R, ServiceError>
     where
-        F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
+        F: Fn(&Connection) -> Result<R, ServiceError> + Send + 'static,
         R: Send + 'static,
     {
         match &self.writes {
@@ -220,21 +258,25 @@ impl Store {
             .await?)
     }
 
-    async fn group_write<R, F>(&self, queue: &WriteQueue, f: F) -> Result<R, ServiceError>
+    async fn group_write<R, F>(&self, queue: &Arc<WriteQueue>, f: F) -> Result<R, ServiceError>
     where
-        F: FnOnce(&Connection) -> Result<R, ServiceError> + Send + 'static,
+        F: Fn(&Connection) -> Result<R, ServiceError> + Send + 'static,
         R: Send + 'static,
     {
         let (answer, mut rx) = oneshot::channel::<Result<R, ServiceError>>();
-        let job: WriteJob = Box::new(TypedJob { f, answer });
+        let job: WriteJob = Box::new(TypedJob {
+            f,
+            outcome: None,
+            answer,
+        });
         let id = queue.next_id.fetch_add(1, Ordering::Relaxed);
         queue.lock().push((id, job));
         loop {
             tokio::select! {
                 biased;
                 answer = &mut rx => return answer.unwrap_or(Err(ServiceError::ConnectionClosed)),
-                permit = queue.gate.acquire() => {
-                    let Ok(_permit) = permit else { return Err(ServiceError::ConnectionClosed) };
+                permit = Arc::clone(&queue.gate).acquire_owned() => {
+                    let Ok(permit) = permit else { return Err(ServiceError::ConnectionClosed) };
                     let conn = match self.acquire().await {
                         Ok(conn) => conn,
                         Err(e) => {
@@ -247,35 +289,77 @@ impl Store {
                             continue;
                         }
                     };
-                    let batch: Vec<WriteJob> = std::mem::take(&mut *queue.lock()).into_iter().map(|(_, j)| j).collect();
+                    let batch = queue.take();
                     if batch.is_empty() {
                         continue; // ours was in an earlier batch: its answer is on the way
                     }
-                    let size = batch.len() as u64;
-                    queue.batches.fetch_add(1, Ordering::Relaxed);
-                    queue.batched_jobs.fetch_add(size, Ordering::Relaxed);
-                    queue.largest_batch.fetch_max(size, Ordering::Relaxed);
-                    // The closure owns the jobs and answers each of them, even
-                    // if this future is dropped while it runs.
-                    let ran = conn.call(move |c| {
-                        run_batch(c, batch);
-                        Ok::<(), rusqlite::Error>(())
-                    }).await;
-                    if let Err(e) = ran {
-                        // The connection's thread is gone: the jobs' answers
-                        // were dropped with them, which their owners see.
-                        tracing::warn!(error = %e, "a write batch could not run");
-                    }
+                    // Our answer comes with the first batch's COMMIT; the
+                    // writer goes on draining the queue without us.
+                    Writer { queue: Arc::clone(queue), permit, conn }.start(batch);
                 }
             }
         }
     }
 }
 
+/// The most batches one leader runs before it gives its connection back to
+/// the pool and the gate to the next leader.
+const MAX_BATCHES_PER_LEASE: usize = 64;
+
+/// What a leader hands to its connection's thread: the gate's permit and the
+/// pooled connection travel with the work, so both are given back from that
+/// thread when the queue runs dry — nobody on the runtime waits for it.
+struct Writer {
+    queue: Arc<WriteQueue>,
+    permit: OwnedSemaphorePermit,
+    conn: PooledConnection,
+}
+
+impl Writer {
+    /// Runs `first`, then whatever was queued meanwhile, batch after batch,
+    /// on the connection's thread, without waiting for it. Between batches
+    /// the connection never goes idle and no leader has to be woken: the
+    /// next batch starts as soon as the last one has answered.
+    fn start(self, first: Vec<WriteJob>) {
+        let handle: tokio_rusqlite::Connection = (*self.conn).clone();
+        let work = move |c: &mut Connection| {
+            let mut batch = first;
+            for ran in 1.. {
+                let done = run_batch(c, batch);
+                batch = if ran < MAX_BATCHES_PER_LEASE {
+                    self.queue.take()
+                } else {
+                    Vec::new()
+                };
+                if batch.is_empty() {
+                    // The connection back before the last answers, so whoever
+                    // is answered finds it idle; the gate after them, so a
+                    // waiter handed the permit finds its answer first and
+                    // does not borrow a connection to lead an empty batch.
+                    let Writer { permit, conn, .. } = self;
+                    drop(conn);
+                    done.answer();
+                    drop(permit);
+                    return;
+                }
+                done.answer();
+            }
+        };
+        // `call_raw` hands `work` to the connection's thread when first
+        // polled; one poll sends it, and dropping the call afterwards only
+        // drops the channel `work`'s result would go to. If the thread is
+        // gone, `work` is dropped unrun: the jobs' answers with it (their
+        // owners see the connection closed), the connection and the permit
+        // given back.
+        let call = std::pin::pin!(handle.call_raw(work));
+        let _ = call.poll(&mut Context::from_waker(Waker::noop()));
+    }
+}
+
 /// Runs `f` inside a savepoint: kept if it succeeds, rolled back if not.
-fn in_savepoint<R, F>(c: &Connection, f: F) -> Result<R, ServiceError>
+fn in_savepoint<R, F>(c: &Connection, f: &F) -> Result<R, ServiceError>
 where
-    F: FnOnce(&Connection) -> Result<R, ServiceError>,
+    F: Fn(&Connection) -> Result<R, ServiceError>,
 {
     // Every job runs these: prepared once per connection, not parsed per job.
     let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
@@ -293,22 +377,47 @@ where
     }
 }
 
-/// One transaction for the whole batch; every job answered after the COMMIT.
-fn run_batch(c: &Connection, batch: Vec<WriteJob>) {
-    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
-    if let Err(e) = run("BEGIN IMMEDIATE") {
-        tracing::warn!(error = %e, jobs = batch.len(), "a write batch could not begin");
-        for job in batch {
-            job.fail(e.to_string());
+/// A batch that has committed or failed, its jobs not yet answered.
+struct Ran {
+    jobs: Vec<WriteJob>,
+    committed: Result<(), String>,
+}
+
+impl Ran {
+    fn answer(self) {
+        for job in self.jobs {
+            job.answer(self.committed.clone());
         }
-        return;
     }
-    let finishers: Vec<_> = batch.into_iter().map(|job| job.run(c)).collect();
-    let committed = run("COMMIT").map(drop).map_err(|e| e.to_string());
-    if committed.is_err() {
-        let _ = run("ROLLBACK");
+}
+
+/// One transaction for the whole batch; every job answered after the COMMIT.
+///
+/// The jobs run bare: a savepoint around each would cost two more statements
+/// per job and copy every page a job first touches into the statement
+/// journal. If one fails, the transaction is rolled back and the batch runs
+/// again with a savepoint around each job, so the failure is undone alone and
+/// its batch mates still commit.
+fn run_batch(c: &Connection, mut jobs: Vec<WriteJob>) -> Ran {
+    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
+    let begin = || run("BEGIN IMMEDIATE").map(drop).map_err(|e| e.to_string());
+    let mut started = begin();
+    if started.is_ok() && !jobs.iter_mut().all(|job| job.attempt(c)) {
+        started = run("ROLLBACK")
+            .map_err(|e| e.to_string())
+            .and_then(|_| begin());
+        if started.is_ok() {
+            for job in &mut jobs {
+                job.attempt_alone(c);
+            }
+        }
     }
-    for finish in finishers {
-        finish(committed.clone());
+    let committed = started.and_then(|()| run("COMMIT").map(drop).map_err(|e| e.to_string()));
+    if let Err(e) = &committed {
+        tracing::warn!(error = %e, jobs = jobs.len(), "a write batch failed");
+        if !c.is_autocommit() {
+            let _ = run("ROLLBACK");
+        }
     }
+    Ran { jobs, committed }
 }
