@@ -53,7 +53,7 @@ pub fn app(state: AppState) -> Router {
             Arc::clone(&state.metrics),
             count_request,
         ))
-        .with_state(state)
+        .with_state(Arc::new(state))
 }
 
 async fn count_request(
@@ -120,7 +120,7 @@ struct ChatRequest {
 }
 
 async fn chat(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     if req.message.trim().is_empty() {
@@ -134,14 +134,14 @@ async fn chat(
 }
 
 async fn messages(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let messages = state.memory.messages(&id).await?;
     Ok(Json(json!({ "conversation_id": id, "messages": messages })))
 }
 
-async fn all_settings(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+async fn all_settings(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let settings = state.settings.all().await?;
     Ok(Json(
         json!({ "count": settings.len(), "settings": settings }),
@@ -149,7 +149,7 @@ async fn all_settings(State(state): State<AppState>) -> Result<impl IntoResponse
 }
 
 async fn get_setting(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let value = state.settings.get(&key).await?;
@@ -157,7 +157,7 @@ async fn get_setting(
 }
 
 async fn put_setting(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
     ApiJson(value): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -166,7 +166,7 @@ async fn put_setting(
 }
 
 async fn merge_settings(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     ApiJson(patch): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Value::Object(patch) = patch else {
@@ -180,7 +180,7 @@ async fn merge_settings(
     Ok(Json(json!({ "updated": updated })))
 }
 
-async fn pool_stats(State(state): State<AppState>) -> impl IntoResponse {
+async fn pool_stats(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     Json(state.pool.stats())
 }
 
@@ -192,7 +192,7 @@ async fn livez() -> impl IntoResponse {
 /// be opened, the pool is exhausted or closed) the probe answers 503, the
 /// status load balancers and orchestrators read as "not ready", with the
 /// cause's code and message.
-async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+async fn healthz(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let ready = async {
         let conn = state.pool.acquire().await.map_err(ServiceError::from)?;
         conn.call(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
@@ -205,7 +205,7 @@ async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(&state.pool.stats()),
