@@ -97,6 +97,7 @@ impl ServerConfig {
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),
             faults: self.faults(),
             synchronous: self.synchronous,
+            checkpoints: crate::checkpoint::Schedule::default(),
         }
     }
 }

@@ -83,6 +83,9 @@ impl ConnectionSettings {
         conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "synchronous", self.synchronous.pragma())?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The pool's checkpoint thread copies the WAL back, off the writer's
+        // path (crate::checkpoint).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(())
     }
 }

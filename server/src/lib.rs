@@ -11,6 +11,7 @@
 //! - [`error`], [`metrics`]: error responses and `/metrics`.
 
 pub mod bugs;
+pub mod checkpoint;
 pub mod config;
 pub mod db;
 pub mod error;

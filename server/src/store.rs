@@ -27,6 +27,7 @@ use rusqlite::Connection;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::bugs::{Bug, RacySchema};
+use crate::checkpoint;
 use crate::db;
 use crate::error::ServiceError;
 use crate::pool::{ConnectionPool, PooledConnection};
@@ -326,6 +327,14 @@ impl Writer {
             let mut batch = first;
             for ran in 1.. {
                 let done = run_batch(c, batch);
+                if self.conn.checkpoint_due() {
+                    // Between transactions, where a checkpoint lets the WAL
+                    // start over (crate::checkpoint); rare enough that the
+                    // batch's answers can wait for it.
+                    if let Err(e) = checkpoint::checkpoint(c, "PASSIVE") {
+                        tracing::warn!(error = %e, "the writer's WAL checkpoint failed");
+                    }
+                }
                 batch = if ran < MAX_BATCHES_PER_LEASE {
                     self.queue.take()
                 } else {

@@ -25,21 +25,24 @@ pub mod core;
 mod counter;
 mod mailbox;
 pub mod slots;
+mod tracked;
 mod waiting;
 
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use self::core::{Begin, InitCell, InitGuard, InitTicket, Published};
-use self::counter::StripedCounter;
 use self::slots::{Lease, Release, SlotStats, Slots, TryAcquire};
+pub use self::tracked::PoolMetrics;
+use self::tracked::Tracked;
 use self::waiting::{DeadlineThread, Queued, Waiter, Waiting};
 use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
+use crate::checkpoint::{self, Checkpointer};
 use crate::db::{self, ConnectionSettings, Synchronous, WriteLock};
 
 /// How the pool is built.
@@ -57,6 +60,8 @@ pub struct PoolConfig {
     pub faults: Faults,
     /// When commits wait for the disk.
     pub synchronous: Synchronous,
+    /// When the WAL is copied back into the database file.
+    pub checkpoints: checkpoint::Schedule,
 }
 
 impl PoolConfig {
@@ -69,6 +74,7 @@ impl PoolConfig {
             busy_timeout: Duration::from_secs(5),
             faults: Faults::none(),
             synchronous: Synchronous::Normal,
+            checkpoints: checkpoint::Schedule::default(),
         }
     }
 
@@ -124,18 +130,6 @@ impl From<PoolError> for SlowPath {
     }
 }
 
-/// Counters the pool keeps for `/metrics` and `/api/pool`.
-#[derive(Default)]
-pub struct PoolMetrics {
-    builds: AtomicU64,
-    opened: AtomicU64,
-    closed: AtomicU64,
-    waiters: AtomicUsize,
-    acquires: StripedCounter,
-    acquire_wait_micros: StripedCounter,
-    timeouts: AtomicU64,
-}
-
 /// A snapshot of the pool, for `/metrics` and `/api/pool`.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct PoolStats {
@@ -160,40 +154,6 @@ pub struct PoolStats {
     pub timeouts: u64,
 }
 
-/// An open connection, counted in the pool's metrics from its opening to its
-/// drop — so the count stays right when a build or a request is cancelled
-/// half-way (its future dropped with a runtime), not only on explicit close.
-struct Tracked {
-    conn: tokio_rusqlite::Connection,
-    metrics: Arc<PoolMetrics>,
-}
-
-impl Tracked {
-    fn new(conn: tokio_rusqlite::Connection, metrics: &Arc<PoolMetrics>) -> Self {
-        metrics.opened.fetch_add(1, Ordering::Relaxed);
-        Self {
-            conn,
-            metrics: Arc::clone(metrics),
-        }
-    }
-
-    /// Closes the connection and waits for SQLite to finish with it.
-    async fn close(self) {
-        let conn = self.conn.clone();
-        drop(self);
-        if let Err(e) = conn.close().await {
-            tracing::warn!(error = %e, "closing a database connection failed");
-        }
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        // Dropping the last handle ends the connection's thread, which closes it.
-        self.metrics.closed.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// One build of the pool: its connections, lent and queued for.
 struct Instance {
     slots: Arc<Slots<Tracked, Waiter>>,
@@ -202,6 +162,8 @@ struct Instance {
     /// Only with `runtime-bound-pool`: waiters ask this task instead of
     /// queueing.
     dispatch: Option<RuntimeBoundDispatch>,
+    /// Copies the WAL back into the database file.
+    checkpointer: Checkpointer,
 }
 
 /// The pool. Share it as `Arc<ConnectionPool>`.
@@ -413,14 +375,24 @@ impl ConnectionPool {
             .faults
             .is_on(Bug::RuntimeBoundPool)
             .then(RuntimeBoundDispatch::spawn);
-        let deadlines = DeadlineThread::spawn(&slots).map_err(|e| PoolError::Open {
+        let open_error = |reason| PoolError::Open {
             path: self.config.path.clone(),
-            reason: format!("cannot start the pool's deadline thread: {e}"),
-        })?;
+            reason,
+        };
+        let deadlines = DeadlineThread::spawn(&slots)
+            .map_err(|e| open_error(format!("cannot start the pool's deadline thread: {e}")))?;
+        let checkpointer = Checkpointer::start(
+            self.config.path.clone(),
+            self.settings,
+            self.config.checkpoints,
+        )
+        .await
+        .map_err(open_error)?;
         Ok(Instance {
             slots,
             deadlines,
             dispatch,
+            checkpointer,
         })
     }
 
@@ -462,6 +434,7 @@ impl ConnectionPool {
     }
 
     async fn close_instance(&self, instance: &Instance) {
+        instance.checkpointer.stop();
         if let Some(closing) = instance.slots.close() {
             for waiter in closing.wake {
                 waiter.waker.wake();
@@ -559,6 +532,13 @@ impl PooledConnection {
     /// Never gives the connection back: the `leak-on-error` bug.
     pub fn leak(self) {
         std::mem::forget(self);
+    }
+
+    /// Whether the WAL has grown long enough that whoever writes should run a
+    /// checkpoint between transactions (see [`crate::checkpoint`]); asking
+    /// clears it.
+    pub fn checkpoint_due(&self) -> bool {
+        self.instance.checkpointer.take_due()
     }
 }
 
