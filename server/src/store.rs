@@ -21,7 +21,6 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Waker};
 
 use rusqlite::Connection;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
@@ -295,8 +294,22 @@ impl Store {
                         continue; // ours was in an earlier batch: its answer is on the way
                     }
                     // Our answer comes with the first batch's COMMIT; the
-                    // writer goes on draining the queue without us.
-                    Writer { queue: Arc::clone(queue), permit, conn }.start(batch);
+                    // writer goes on draining the queue without us. The call
+                    // is polled first, so the work is on the connection's
+                    // thread before we can return; after that, dropping the
+                    // call only drops the channel its (empty) result would
+                    // have come back on.
+                    let writer = Writer { queue: Arc::clone(queue), permit, conn };
+                    let mut call = std::pin::pin!(writer.start(batch));
+                    tokio::select! {
+                        biased;
+                        // The writer is done (our answer is in), or it never
+                        // ran: the connection's thread was gone, and the jobs
+                        // were dropped unanswered, ours too. Either way the
+                        // loop finds our answer next.
+                        _ = &mut call => {}
+                        answer = &mut rx => return answer.unwrap_or(Err(ServiceError::ConnectionClosed)),
+                    }
                 }
             }
         }
@@ -318,10 +331,17 @@ struct Writer {
 
 impl Writer {
     /// Runs `first`, then whatever was queued meanwhile, batch after batch,
-    /// on the connection's thread, without waiting for it. Between batches
-    /// the connection never goes idle and no leader has to be woken: the
-    /// next batch starts as soon as the last one has answered.
-    fn start(self, first: Vec<WriteJob>) {
+    /// on the connection's thread. Between batches the connection never goes
+    /// idle and no leader has to be woken: the next batch starts as soon as
+    /// the last one has answered. The work is handed to the thread when the
+    /// returned future is first polled; from then on it runs to the end
+    /// whether or not anyone awaits it. Dropped before that, it drops the
+    /// jobs (their owners see the connection closed) and gives the
+    /// connection and the permit back.
+    fn start(
+        self,
+        first: Vec<WriteJob>,
+    ) -> impl Future<Output = tokio_rusqlite::Result<()>> + Send + 'static {
         let handle: tokio_rusqlite::Connection = (*self.conn).clone();
         let work = move |c: &mut Connection| {
             let mut batch = first;
@@ -354,14 +374,7 @@ impl Writer {
                 done.answer();
             }
         };
-        // `call_raw` hands `work` to the connection's thread when first
-        // polled; one poll sends it, and dropping the call afterwards only
-        // drops the channel `work`'s result would go to. If the thread is
-        // gone, `work` is dropped unrun: the jobs' answers with it (their
-        // owners see the connection closed), the connection and the permit
-        // given back.
-        let call = std::pin::pin!(handle.call_raw(work));
-        let _ = call.poll(&mut Context::from_waker(Waker::noop()));
+        async move { handle.call_raw(work).await }
     }
 }
 
