@@ -212,14 +212,17 @@ impl ConnectionPool {
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
         // The fast path (built, a connection idle) takes the cell's lock and
         // one compare-and-swap on the slots' idle stack: no clock, no timer.
-        let ready = self.cell.ready(self.generation.load(Ordering::Acquire));
-        if let Some(instance) = &ready {
-            if let TryAcquire::Acquired(conn) = instance.slots.try_acquire() {
-                self.metrics.acquires.bump();
-                return Ok(PooledConnection {
-                    conn: Some(conn),
-                    instance: Arc::clone(instance),
-                });
+        let mut ready = self.cell.ready(self.generation.load(Ordering::Acquire));
+        if let Some(instance) = ready.take() {
+            match instance.slots.try_acquire() {
+                TryAcquire::Acquired(conn) => {
+                    self.metrics.acquires.bump();
+                    return Ok(PooledConnection {
+                        conn: Some(conn),
+                        instance,
+                    });
+                }
+                _ => ready = Some(instance),
             }
         }
         // Set when this acquire first has to wait; it waits at most the
