@@ -21,17 +21,21 @@ fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-/// Answers 200 until `break_at`, 500 after.
+/// Answers 200 to requests that arrive before `break_at`, 500 after.
 fn breaking_at(break_at: SystemTime) -> Handler {
     handler(move |_| async move {
+        let arrived = SystemTime::now();
         tokio::time::sleep(Duration::from_millis(2)).await;
-        if SystemTime::now() < break_at {
+        if arrived < break_at {
             Answer::Respond(200, r#"{"response": "ok"}"#.into())
         } else {
             Answer::Respond(500, r#"{"error": "broken since the break"}"#.into())
         }
     })
 }
+
+/// How far from the break a bucket must end (or begin) to be judged.
+const SLACK_MS: u64 = 50;
 
 fn sums(t: &TimelineReport) -> (u64, u64, u64) {
     t.buckets.iter().fold((0, 0, 0), |(s, p, f), b| {
@@ -66,10 +70,14 @@ async fn the_buckets_show_the_break() {
         );
         assert_eq!(b.sent, b.passed + b.failed);
         assert_eq!(b.failed, b.failed_by_kind.values().sum::<u64>());
-        if to <= break_ms {
+        // A bucket holds the requests *sent* in it; one sent just before the
+        // break can reach the server after it, later still on a loaded
+        // machine (CI saw 8 such failures in the last bucket before the
+        // break). Buckets within SLACK_MS of the break are left out.
+        if to + SLACK_MS <= break_ms {
             assert_eq!(b.failed, 0, "bucket at {} ms, before the break", b.t_ms);
             before += u64::from(b.sent > 0);
-        } else if from >= break_ms {
+        } else if from >= break_ms + SLACK_MS {
             assert_eq!(b.passed, 0, "bucket at {} ms, after the break", b.t_ms);
             after += u64::from(b.sent > 0);
             if b.failed > 0 {
