@@ -2,6 +2,12 @@
 //! sending requests in a closed loop, at a fixed rate (open loop), or in
 //! barrier-synchronised bursts, and judging every response.
 //!
+//! The workers are dealt round robin to one thread per core, each running
+//! its share on a single-threaded runtime of its own (as wrk runs an event
+//! loop per thread): a connection's wakeups, its timer and its task never
+//! leave their core. They share only the schedule's counters and, a bucket
+//! at a time, the timeline.
+//!
 //! Every wait is bounded: connects and requests by the request timeout, a
 //! run by its count or duration, a burst round by the slowest request in it.
 //! A run with a [`Halt`](crate::plan::Halt) sends nothing more once a
@@ -154,37 +160,101 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         &base_headers(&config),
         config.target.authority.to_str().unwrap_or_default(),
     ));
-    let workers: Vec<_> = (0..config.concurrency)
-        .map(|id| {
-            let worker = Worker::new(
-                id,
-                Arc::clone(&config),
-                Arc::clone(&head),
-                Arc::clone(&progress),
-                Arc::clone(&schedule),
-            );
-            let burst = burst.clone();
-            tokio::spawn(async move {
-                match burst {
-                    Some(burst) => worker.run_bursts(&burst).await,
-                    None => worker.run().await,
-                }
-            })
-        })
+    // Dropped before the run ends (a caller that gave up on it), this halts
+    // the schedule: the workers' threads stop after their request in flight
+    // instead of running on to the run's end unobserved.
+    let _stop_if_dropped = HaltOnDrop(Arc::clone(&schedule));
+    let threads = engine_threads(config.concurrency);
+    let mut shares: Vec<Vec<Worker>> = (0..threads).map(|_| Vec::new()).collect();
+    for id in 0..config.concurrency {
+        shares[id % threads].push(Worker::new(
+            id,
+            Arc::clone(&config),
+            Arc::clone(&head),
+            Arc::clone(&progress),
+            Arc::clone(&schedule),
+        ));
+    }
+    let running: Vec<_> = shares
+        .into_iter()
+        .map(|share| run_share(share, burst.clone()))
         .collect();
     let mut total = RunStats::new(config.checks.body.len(), config.rate.is_some());
-    for w in workers {
-        // A worker only ends by finishing; a panic would be a bug in racegate.
-        if let Ok(stats) = w.await {
+    for share in running {
+        for stats in share.await.unwrap_or_default() {
             total.merge(stats);
         }
     }
+    let halted = schedule.is_halted();
     Finished {
         stats: total,
         elapsed: start.elapsed(),
-        halted: schedule.is_halted(),
+        halted,
         timeline: progress.with_timeline(std::mem::take),
     }
+}
+
+struct HaltOnDrop(Arc<Schedule>);
+
+impl Drop for HaltOnDrop {
+    fn drop(&mut self) {
+        self.0.halt();
+    }
+}
+
+/// How many threads the workers run on: one per core, each with its own
+/// single-threaded runtime (as wrk runs one event loop per thread). A worker
+/// stays on its thread, so its connection's wakeups, timers and task
+/// switches never cross cores; no more threads than workers.
+fn engine_threads(concurrency: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(concurrency)
+        .max(1)
+}
+
+/// Runs `share` on a thread of its own with its own runtime; the answer
+/// carries each worker's stats. If that runtime cannot start, the share
+/// runs on the caller's runtime instead.
+fn run_share(
+    share: Vec<Worker>,
+    burst: Option<Arc<Burst>>,
+) -> tokio::task::JoinHandle<Vec<RunStats>> {
+    let caller = tokio::runtime::Handle::current();
+    let work = async move {
+        let tasks: Vec<_> = share
+            .into_iter()
+            .map(|worker| {
+                let burst = burst.clone();
+                tokio::spawn(async move {
+                    match burst {
+                        Some(burst) => worker.run_bursts(&burst).await,
+                        None => worker.run().await,
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            // A worker only ends by finishing; a panic would be a bug in racegate.
+            if let Ok(stats) = task.await {
+                all.push(stats);
+            }
+        }
+        all
+    };
+    tokio::task::spawn_blocking(move || {
+        // Sockets and timers only: a signal driver would look for orphaned
+        // child processes every time the thread parks.
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+        {
+            Ok(own) => own.block_on(work),
+            Err(_) => caller.block_on(work),
+        }
+    })
 }
 
 fn base_headers(config: &FireConfig) -> HeaderMap {
