@@ -378,22 +378,26 @@ impl Writer {
     }
 }
 
+/// Runs one statement that takes no parameters. Every job or batch runs
+/// these, so they are prepared once per connection, not parsed each time.
+fn exec(c: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql).and_then(|mut st| st.execute([]))
+}
+
 /// Runs `f` inside a savepoint: kept if it succeeds, rolled back if not.
 fn in_savepoint<R, F>(c: &Connection, f: &F) -> Result<R, ServiceError>
 where
     F: Fn(&Connection) -> Result<R, ServiceError>,
 {
-    // Every job runs these: prepared once per connection, not parsed per job.
-    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
-    run("SAVEPOINT job")?;
+    exec(c, "SAVEPOINT job")?;
     match f(c) {
         Ok(r) => {
-            run("RELEASE job")?;
+            exec(c, "RELEASE job")?;
             Ok(r)
         }
         Err(e) => {
-            run("ROLLBACK TO job")?;
-            run("RELEASE job")?;
+            exec(c, "ROLLBACK TO job")?;
+            exec(c, "RELEASE job")?;
             Err(e)
         }
     }
@@ -421,11 +425,14 @@ impl Ran {
 /// again with a savepoint around each job, so the failure is undone alone and
 /// its batch mates still commit.
 fn run_batch(c: &Connection, mut jobs: Vec<WriteJob>) -> Ran {
-    let run = |sql: &str| c.prepare_cached(sql).and_then(|mut st| st.execute([]));
-    let begin = || run("BEGIN IMMEDIATE").map(drop).map_err(|e| e.to_string());
+    let begin = || {
+        exec(c, "BEGIN IMMEDIATE")
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
     let mut started = begin();
     if started.is_ok() && !jobs.iter_mut().all(|job| job.attempt(c)) {
-        started = run("ROLLBACK")
+        started = exec(c, "ROLLBACK")
             .map_err(|e| e.to_string())
             .and_then(|_| begin());
         if started.is_ok() {
@@ -434,11 +441,11 @@ fn run_batch(c: &Connection, mut jobs: Vec<WriteJob>) -> Ran {
             }
         }
     }
-    let committed = started.and_then(|()| run("COMMIT").map(drop).map_err(|e| e.to_string()));
+    let committed = started.and_then(|()| exec(c, "COMMIT").map(drop).map_err(|e| e.to_string()));
     if let Err(e) = &committed {
         tracing::warn!(error = %e, jobs = jobs.len(), "a write batch failed");
         if !c.is_autocommit() {
-            let _ = run("ROLLBACK");
+            let _ = exec(c, "ROLLBACK");
         }
     }
     Ran { jobs, committed }
