@@ -8,9 +8,9 @@
 #   benches/compare.sh [-c CONCURRENCY] [-d SECONDS] [-r ROUNDS] [-n LONG_RUN_REQUESTS]
 #
 # Defaults: -c 64 -d 10 -r 3 -n 2000000. Targets: nginx serving a static JSON
-# file (one worker) when nginx is installed, and the reference server's
-# /livez and /api/chat, and /api/chat of a second server run with
-# --synchronous full. Tools that are not installed are skipped with a note.
+# file when nginx is installed (with one worker, and again with two), the
+# reference server's /livez and /api/chat, and /api/chat of a second server
+# run with --synchronous full. Tools that are not installed are skipped with a note.
 set -euo pipefail
 
 C=64
@@ -76,30 +76,41 @@ done
 TARGETS=()
 declare -A TARGET_PID
 BODY='{"message":"benchmark turn"}'
-if command -v nginx >/dev/null; then
-  NPORT=$(free_port)
-  mkdir -p "$WORK/www"
-  printf '{"response":"ok","conversation_id":"static","message_id":1}' > "$WORK/www/chat.json"
-  cat > "$WORK/nginx.conf" <<EOF
-worker_processes 1;
+# start_nginx NAME WORKERS: nginx serving a static JSON file with WORKERS
+# worker processes, as target NAME (its CPU counted over all its workers).
+start_nginx() {
+  local name=$1 workers=$2 port dir="$WORK/nginx-$1"
+  port=$(free_port)
+  mkdir -p "$dir"
+  cat > "$dir/nginx.conf" <<EOF
+worker_processes $workers;
 daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx.err;
+pid $dir/nginx.pid;
+error_log $dir/nginx.err;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$NPORT;
+    listen 127.0.0.1:$port;
     location / { root $WORK/www; default_type application/json; }
   }
 }
 EOF
-  nginx -c "$WORK/nginx.conf" -p "$WORK" &
+  nginx -c "$dir/nginx.conf" -p "$dir" &
   PIDS+=($!)
-  wait_http "http://127.0.0.1:$NPORT/chat.json"
-  TARGET_PID[nginx-static-json]=$(pgrep -P "$!" | head -n1)   # the one worker
-  TARGETS+=("nginx-static-json|GET|http://127.0.0.1:$NPORT/chat.json|response")
+  wait_http "http://127.0.0.1:$port/chat.json"
+  TARGET_PID[$name]=$(pgrep -P "$!" | tr '\n' ' ')   # its workers
+  TARGETS+=("$name|GET|http://127.0.0.1:$port/chat.json|response")
+}
+if command -v nginx >/dev/null; then
+  mkdir -p "$WORK/www"
+  printf '{"response":"ok","conversation_id":"static","message_id":1}' > "$WORK/www/chat.json"
+  # One worker: the classic setup, where nginx's one core is usually the
+  # bound. Two workers: nginx can use both cores, so the CPU a tool spends
+  # per request decides how much is left for the target.
+  start_nginx nginx-static-json 1
+  start_nginx nginx-static-json-2w 2
 else
   NOTES+=("nginx not installed (apt-get install nginx-light): the static-file target is skipped")
 fi
@@ -127,15 +138,20 @@ printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "appli
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 
-# CPU time (user + system, in 1/100 s) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time (user + system, in 1/100 s) the processes PIDS... have used so far.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done
+  echo "$t"
+}
 
 # run TOOL TARGET_NAME METHOD URL FIELD: one measured run, appended to RESULTS.
 run() {
   local tool=$1 name=$2 method=$3 url=$4 field=$5 out="$WORK/out.txt" mem="$WORK/mem.txt"
   local post=()
   local before
-  before=$(cpu_ticks "${TARGET_PID[$name]}")
+  # shellcheck disable=SC2086 # a target may be several processes
+  before=$(cpu_ticks ${TARGET_PID[$name]})
   case $tool in
     racegate)
       [ "$method" = POST ] && post=(-m POST -d "$BODY")
@@ -183,7 +199,8 @@ PY
   esac
   read -r rps p99 ok < "$out"
   read -r kib user sys < <(tail -n1 "$mem")
-  local target_cpu=$(( $(cpu_ticks "${TARGET_PID[$name]}") - before ))
+  # shellcheck disable=SC2086
+  local target_cpu=$(( $(cpu_ticks ${TARGET_PID[$name]}) - before ))
   # Seconds of CPU per request, as µs: the tool's own, and the target's
   # (its share of one core over the run says whether the target was the bound).
   local tool_us target_pct
