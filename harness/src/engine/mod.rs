@@ -185,6 +185,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
             total.merge(stats);
         }
     }
+    // Read before `_stop_if_dropped` halts the schedule on the way out.
     let halted = schedule.is_halted();
     Finished {
         stats: total,
@@ -194,6 +195,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
     }
 }
 
+/// Halts the schedule when dropped.
 struct HaltOnDrop(Arc<Schedule>);
 
 impl Drop for HaltOnDrop {
