@@ -206,7 +206,7 @@ PY
   local tool_us target_pct
   tool_us=$(python3 -c "print(($user + $sys) * 1e6 / max($rps * $D, 1))")
   target_pct=$(python3 -c "print($target_cpu / $D)")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$rps" "$p99" "$kib" "$ok" "$tool_us" "$target_pct" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "$rps" "$p99" "$kib" "$ok" "$tool_us" "$target_pct" "$round" >> "$RESULTS"
   printf '  %-18s %-9s %10.0f req/s  p99 %7.2f ms  peak %6d KiB  %5.1f µs CPU/req  target %3.0f%% of a core\n' \
     "$name" "$tool" "$rps" "$p99" "$kib" "$tool_us" "$target_pct" >&2
 }
@@ -241,12 +241,14 @@ import statistics, sys, subprocess, datetime, collections
 results, longmem, c, d, r, long_n = sys.argv[1:7]
 notes = sys.argv[7:]
 rows = collections.defaultdict(lambda: collections.defaultdict(list))
+by_round = collections.defaultdict(dict)  # (target, round) -> tool -> req/s
 targets, tools = [], []
 for line in open(results):
-    name, tool, rps, p99, mem, ok, tool_us, target_pct = line.rstrip("\n").split("\t")
+    name, tool, rps, p99, mem, ok, tool_us, target_pct, rnd = line.rstrip("\n").split("\t")
     if name not in targets: targets.append(name)
     if tool not in tools: tools.append(tool)
     rows[name][tool].append((float(rps), float(p99), int(mem), float(tool_us), float(target_pct)))
+    by_round[(name, int(rnd))][tool] = float(rps)
 def version(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
@@ -270,14 +272,16 @@ for t in targets:
         cpu = statistics.median(x[3] for x in runs)
         target = statistics.median(x[4] for x in runs)
         print(f"| {t} | {tool} | {rps:,.0f} | {p99:.2f} | {mem:.1f} | {cpu:.1f} | {target:.0f} |")
-print("\n| target | racegate / oha | racegate / wrk | racegate / hey |")
+print("\nracegate's throughput over each other tool's: the median of the per-round ratios (within a round "
+      "a target's tools run back to back, seconds apart), with the lowest and highest round in brackets.\n")
+print("| target | racegate / oha | racegate / wrk | racegate / hey |")
 print("|---|---:|---:|---:|")
 for t in targets:
-    rg = statistics.median(x[0] for x in rows[t]["racegate"])
     cells = []
     for other in ("oha", "wrk", "hey"):
-        runs = rows[t].get(other)
-        cells.append(f"{rg / statistics.median(x[0] for x in runs):.2f}x" if runs else "—")
+        ratios = sorted(v["racegate"] / v[other] for (name, _), v in by_round.items()
+                        if name == t and "racegate" in v and v.get(other))
+        cells.append(f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else "—")
     print(f"| {t} | " + " | ".join(cells) + " |")
 def med(t, tool):
     runs = rows.get(t, {}).get(tool)
