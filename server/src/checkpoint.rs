@@ -78,26 +78,10 @@ struct Shared {
     due: AtomicBool,
 }
 
-/// What one `PRAGMA wal_checkpoint` reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The checkpoint could not finish: a reader or writer was in the way.
-    pub busy: bool,
-    /// Frames in the WAL (-1 when the database is not in WAL mode).
-    pub wal_frames: i64,
-    /// Frames copied into the database file so far (-1 likewise).
-    pub copied: i64,
-}
-
-/// Runs `PRAGMA wal_checkpoint(mode)` on `c`.
-pub fn checkpoint(c: &Connection, mode: &str) -> rusqlite::Result<Checkpoint> {
-    c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        Ok(Checkpoint {
-            busy: r.get::<_, i64>(0)? != 0,
-            wal_frames: r.get(1)?,
-            copied: r.get(2)?,
-        })
-    })
+/// Runs `PRAGMA wal_checkpoint(mode)` on `c`; returns how many frames the
+/// WAL holds (-1 when the database is not in WAL mode).
+pub fn checkpoint(c: &Connection, mode: &str) -> rusqlite::Result<i64> {
+    c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
 }
 
 impl Checkpointer {
@@ -139,6 +123,17 @@ impl Checkpointer {
             Err(_) => Err("the checkpoint thread ended while opening".to_owned()),
         }
     }
+
+    /// Stops the thread; it closes its connection as it ends.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+
+    /// Whether a checkpoint is due, clearing it: the caller runs one.
+    pub fn take_due(&self) -> bool {
+        self.shared.due.load(Ordering::Relaxed) && self.shared.due.swap(false, Ordering::SeqCst)
+    }
 }
 
 fn run(conn: &Connection, shared: &Shared, schedule: Schedule) {
@@ -149,8 +144,8 @@ fn run(conn: &Connection, shared: &Shared, schedule: Schedule) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let pass = checkpoint(conn, "PASSIVE").and_then(|cp| {
-            if cp.wal_frames <= schedule.restart_frames {
+        let pass = checkpoint(conn, "PASSIVE").and_then(|wal_frames| {
+            if wal_frames <= schedule.restart_frames {
                 due_for = 0;
                 shared.due.store(false, Ordering::SeqCst);
                 return Ok(());
@@ -166,19 +161,6 @@ fn run(conn: &Connection, shared: &Shared, schedule: Schedule) {
         if let Err(e) = pass {
             tracing::warn!(error = %e, "a WAL checkpoint failed; the next one will retry");
         }
-    }
-}
-
-impl Checkpointer {
-    /// Stops the thread; it closes its connection as it ends.
-    pub fn stop(&self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.thread.unpark();
-    }
-
-    /// Whether a checkpoint is due, clearing it: the caller runs one.
-    pub fn take_due(&self) -> bool {
-        self.shared.due.load(Ordering::Relaxed) && self.shared.due.swap(false, Ordering::SeqCst)
     }
 }
 

@@ -25,16 +25,9 @@ fn wal(db: &Path) -> PathBuf {
 }
 
 /// Writes `count` values of `bytes` each into `settings`, from `tasks`
-/// tasks, over `keys` keys (so the database file stays small while the WAL
-/// takes every write), each task pausing `pause` between its writes.
-async fn write_blobs(
-    store: &Store,
-    tasks: usize,
-    count: usize,
-    bytes: i64,
-    keys: usize,
-    pause: Duration,
-) {
+/// tasks back to back, over `keys` keys (so the database file stays small
+/// while the WAL takes every write).
+async fn write_blobs(store: &Store, tasks: usize, count: usize, bytes: i64, keys: usize) {
     let writers: Vec<_> = (0..tasks)
         .map(|t| {
             let store = store.clone();
@@ -50,7 +43,6 @@ async fn write_blobs(
                         })
                         .await
                         .unwrap();
-                    tokio::time::sleep(pause).await;
                 }
             })
         })
@@ -65,7 +57,7 @@ async fn the_wal_is_copied_back_without_the_writers_checkpointing() {
     let db = TempDb::new();
     let pool = ConnectionPool::new(PoolConfig::new(db.path(), 2));
     let store = Store::new(Arc::clone(&pool));
-    write_blobs(&store, 1, 8, 256 * 1024, 8, Duration::ZERO).await;
+    write_blobs(&store, 1, 8, 256 * 1024, 8).await;
     // 2 MiB went to the WAL; the checkpoint thread copies it into the file.
     let deadline = Instant::now() + Duration::from_secs(10);
     while len(&db.path()) < 2 * 1024 * 1024 {
@@ -98,7 +90,7 @@ async fn the_wal_stays_bounded_under_a_stream_of_writes() {
     // never empties for long, so the writer begins each transaction before a
     // PASSIVE pass has caught up with it, and the WAL never starts over by
     // itself (without the writer's checkpoints it grew to 22-23 MiB; with them, 3-5).
-    write_blobs(&store, 64, 4096, 4096, 4096, Duration::ZERO).await;
+    write_blobs(&store, 64, 4096, 4096, 4096).await;
     // The WAL file keeps its high-water length.
     let peak = len(&wal(&db.path()));
     assert!(peak < 12 * 1024 * 1024, "the WAL grew to {peak} bytes");
