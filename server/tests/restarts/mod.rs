@@ -349,9 +349,18 @@ impl System {
     fn close_pool(&mut self) -> Result<(), String> {
         let pool = Arc::clone(&self.services.pool);
         runtime(false, 1).block_on(pool.close());
-        let open = self.services.pool.stats().connections_open;
+        // Idle connections close with the pool; a lent one closes when it
+        // comes back (`ConnectionPool::close`). After a runtime was dropped
+        // mid-flight, the group-commit writer may still be finishing a batch
+        // on its connection's thread, holding its lease for a few ms more.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut open = self.services.pool.stats().connections_open;
+        while open != 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            open = self.services.pool.stats().connections_open;
+        }
         if open != 0 {
-            return Err(format!("{open} connections still open after close"));
+            return Err(format!("{open} connections still open 5 s after close"));
         }
         // And what the OS says: no descriptor left on the database files.
         let db = self.dir.path().join("restarts.db");
