@@ -11,14 +11,22 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// The schema. Every statement is idempotent; it runs once per pool build,
 /// inside the guarded initialisation.
+///
+/// Shaped for the chat turn, which writes a conversation row and two
+/// messages: `conversations` is keyed by its id alone (`WITHOUT ROWID`: one
+/// b-tree, not a table plus an index on `id`), and message ids are plain
+/// rowids, not `AUTOINCREMENT`, which would read and rewrite
+/// `sqlite_sequence` for every message. Messages are never deleted, so their
+/// ids still only grow. A database made by an earlier version keeps its
+/// tables as they were; the statements below work on both.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS conversations (
     id            TEXT PRIMARY KEY,
     created_at    INTEGER NOT NULL,
     message_count INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              INTEGER PRIMARY KEY,
     conversation_id TEXT NOT NULL REFERENCES conversations(id),
     role            TEXT NOT NULL,
     content         TEXT NOT NULL
