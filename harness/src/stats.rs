@@ -1,5 +1,6 @@
-//! Per-worker tallies, merged at the end of a run. Memory is constant in the
-//! run's length: counters, two HDR histograms, capped clusters.
+//! Tallies of a thread's workers (or of one worker, in `kv`), merged at the
+//! end of a run. Memory is constant in the run's length: counters, two HDR
+//! histograms, capped clusters.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,7 +28,7 @@ fn record(h: &mut Histogram<u64>, micros: u64) {
     let _ = h.record(micros.min(MAX_LATENCY_MICROS));
 }
 
-/// What one worker (or a whole run, once merged) saw.
+/// What a thread's workers (or a whole run, once merged) saw.
 #[derive(Clone, Debug)]
 pub struct RunStats {
     /// Requests judged.

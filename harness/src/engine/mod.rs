@@ -5,8 +5,9 @@
 //! The workers are dealt round robin to one thread per core, each running
 //! its share on a single-threaded runtime of its own (as wrk runs an event
 //! loop per thread): a connection's wakeups, its timer and its task never
-//! leave their core. They share only the schedule's counters and, a bucket
-//! at a time, the timeline.
+//! leave their core. They share only the schedule's counters, a bucket at a
+//! time the timeline, and with the workers on their own thread one set of
+//! tallies.
 //!
 //! Every wait is bounded: connects and requests by the request timeout, a
 //! run by its count or duration, a burst round by the slowest request in it.
@@ -66,7 +67,7 @@ pub fn unix_ms(t: SystemTime) -> u64 {
 /// A finished run.
 #[derive(Debug)]
 pub struct Finished {
-    /// Every worker's tallies, merged.
+    /// Every thread's tallies, merged.
     pub stats: RunStats,
     /// Wall time from the first send to the last answer.
     pub elapsed: Duration,
@@ -165,6 +166,10 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
     // instead of running on to the run's end unobserved.
     let _stop_if_dropped = HaltOnDrop(Arc::clone(&schedule));
     let threads = engine_threads(config.concurrency);
+    let new_stats = || RunStats::new(config.checks.body.len(), config.rate.is_some());
+    let tallies: Vec<_> = (0..threads)
+        .map(|_| Arc::new(Mutex::new(new_stats())))
+        .collect();
     let mut shares: Vec<Vec<Worker>> = (0..threads).map(|_| Vec::new()).collect();
     for id in 0..config.concurrency {
         shares[id % threads].push(Worker::new(
@@ -173,17 +178,28 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
             Arc::clone(&head),
             Arc::clone(&progress),
             Arc::clone(&schedule),
+            Arc::clone(&tallies[id % threads]),
         ));
     }
     let running: Vec<_> = shares
         .into_iter()
         .map(|share| run_share(share, burst.clone()))
         .collect();
-    let mut total = RunStats::new(config.checks.body.len(), config.rate.is_some());
     for share in running {
-        for stats in share.await.unwrap_or_default() {
-            total.merge(stats);
-        }
+        // A share only ends by finishing; a panic would be a bug in racegate,
+        // and the tallies it left are still read.
+        let _ = share.await;
+    }
+    let mut total = new_stats();
+    for tally in tallies {
+        let stats = match Arc::try_unwrap(tally) {
+            Ok(only) => only.into_inner().unwrap_or_else(PoisonError::into_inner),
+            Err(shared) => shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        };
+        total.merge(stats);
     }
     // Read before `_stop_if_dropped` halts the schedule on the way out.
     let halted = schedule.is_halted();
@@ -215,13 +231,9 @@ fn engine_threads(concurrency: usize) -> usize {
         .max(1)
 }
 
-/// Runs `share` on a thread of its own with its own runtime; the answer
-/// carries each worker's stats. If that runtime cannot start, the share
-/// runs on the caller's runtime instead.
-fn run_share(
-    share: Vec<Worker>,
-    burst: Option<Arc<Burst>>,
-) -> tokio::task::JoinHandle<Vec<RunStats>> {
+/// Runs `share` on a thread of its own with its own runtime, to its end. If
+/// that runtime cannot start, the share runs on the caller's runtime instead.
+fn run_share(share: Vec<Worker>, burst: Option<Arc<Burst>>) -> tokio::task::JoinHandle<()> {
     let caller = tokio::runtime::Handle::current();
     let work = async move {
         let tasks: Vec<_> = share
@@ -236,14 +248,10 @@ fn run_share(
                 })
             })
             .collect();
-        let mut all = Vec::with_capacity(tasks.len());
         for task in tasks {
             // A worker only ends by finishing; a panic would be a bug in racegate.
-            if let Ok(stats) = task.await {
-                all.push(stats);
-            }
+            let _ = task.await;
         }
-        all
     };
     tokio::task::spawn_blocking(move || {
         // Sockets and timers only: a signal driver would look for orphaned
