@@ -286,15 +286,23 @@ for t in targets:
 def med(t, tool):
     runs = rows.get(t, {}).get(tool)
     return statistics.median(x[0] for x in runs) if runs else None
+def round_ratio(tool, num, den):
+    """num over den for one tool: the median of the per-round ratios, with the range."""
+    pairs = [(by_round.get((num, k), {}).get(tool), by_round.get((den, k), {}).get(tool))
+             for k in range(1, int(r) + 1)]
+    ratios = sorted(a / b for a, b in pairs if a and b)
+    return f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else "—"
 if "server-chat" in rows and "server-livez" in rows:
-    print("\nThe reference server's chat path against its own `/livez`, same run (each tool's medians):\n")
+    print("\nThe reference server's chat path against its own `/livez`, same run: each tool's median "
+          "req/s, and the median of its per-round ratios with the lowest and highest round (within a "
+          "round the targets run one after the other, about a minute apart).\n")
     print("| tool | /api/chat req/s | /livez req/s | chat / livez | chat, --synchronous full | full / normal |")
     print("|---|---:|---:|---:|---:|---:|")
     for tool in tools:
         chat, livez, full = med("server-chat", tool), med("server-livez", tool), med("server-chat-full", tool)
         if chat and livez:
-            f = f"{full:,.0f} | {full / chat:.2f}x" if full else "— | —"
-            print(f"| {tool} | {chat:,.0f} | {livez:,.0f} | {chat / livez:.2f}x | {f} |")
+            f = f"{full:,.0f} | {round_ratio(tool, 'server-chat-full', 'server-chat')}" if full else "— | —"
+            print(f"| {tool} | {chat:,.0f} | {livez:,.0f} | {round_ratio(tool, 'server-chat', 'server-livez')} | {f} |")
 mem = [l.rstrip("\n").split("\t") for l in open(longmem)]
 if mem:
     print("\nracegate's peak resident memory by run length (same target, -c " + c + "):\n")
