@@ -295,7 +295,7 @@ def round_ratio(tool, num, den):
 if "server-chat" in rows and "server-livez" in rows:
     print("\nThe reference server's chat path against its own `/livez`, same run: each tool's median "
           "req/s, and the median of its per-round ratios with the lowest and highest round (within a "
-          "round the targets run one after the other, about a minute apart).\n")
+          "round, a tool's runs on two targets are tens of seconds apart).\n")
     print("| tool | /api/chat req/s | /livez req/s | chat / livez | chat, --synchronous full | full / normal |")
     print("|---|---:|---:|---:|---:|---:|")
     for tool in tools:
