@@ -1,10 +1,11 @@
 //! The pool's hand-off queue on a real SQLite file and a real runtime:
 //! waiters are served in arrival order; a queued acquire times out on time
 //! (through the pool's deadline thread, not a timer of its own); an acquire
-//! dropped while queued leaves the queue and strands nothing; and the
-//! deadline thread ends with the pool.
+//! dropped while queued leaves the queue and strands nothing; the deadline
+//! thread ends with the pool; and the connection's own thread is named for
+//! it.
 //!
-//! One test, because the last check counts this process's threads.
+//! One test, because its checks count this process's threads.
 
 mod common;
 
@@ -23,16 +24,21 @@ async fn queued(pool: &ConnectionPool, n: usize) {
     }
 }
 
-/// This process's threads named like the pool's deadline thread (Linux
-/// cuts thread names to 15 bytes).
-fn deadline_threads() -> usize {
+/// This process's threads named `name` (Linux cuts thread names to 15
+/// bytes).
+fn threads_named(name: &str) -> usize {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0;
     };
     tasks
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim_end() == "racegate-pool-d")
+        .filter(|comm| comm.trim_end() == name)
         .count()
+}
+
+/// This process's threads named like the pool's deadline thread.
+fn deadline_threads() -> usize {
+    threads_named("racegate-pool-d")
 }
 
 #[test]
@@ -47,6 +53,13 @@ fn queued_acquires_are_fair_bounded_and_leave_nothing_behind() {
 
         // Arrival order: each waiter queues before the next one starts.
         let held = pool.acquire().await.unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                threads_named("racegate-sqlite"),
+                1,
+                "the pool's one connection runs on a thread named for it"
+            );
+        }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for who in 0..4 {
             let (shared, tx) = (Arc::clone(&pool), tx.clone());

@@ -414,6 +414,7 @@ impl ConnectionPool {
         let prepared = conn
             .conn
             .call(move |c| {
+                name_this_thread();
                 settings.apply(c)?;
                 if first {
                     db::enable_wal(c)?;
@@ -570,4 +571,12 @@ impl Drop for PooledConnection {
             Release::Closed(conn) => drop(conn),
         }
     }
+}
+
+/// Names the calling thread, a connection's own (tokio-rusqlite starts it
+/// unnamed, so it showed the name of the runtime worker that opened it), so
+/// `top -H` and `/proc/<pid>/task/*/comm` tell SQLite's time apart.
+fn name_this_thread() {
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_name(c"racegate-sqlite");
 }
