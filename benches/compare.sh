@@ -274,24 +274,25 @@ for t in targets:
         print(f"| {t} | {tool} | {rps:,.0f} | {p99:.2f} | {mem:.1f} | {cpu:.1f} | {target:.0f} |")
 print("\nracegate's throughput over each other tool's: the median of the per-round ratios (within a round "
       "a target's tools run back to back, seconds apart), with the lowest and highest round in brackets.\n")
+def ratio_cell(pairs):
+    """The median of per-round ratios a/b, with the lowest and highest; "—" if no round has both."""
+    ratios = sorted(a / b for a, b in pairs if a and b)
+    return f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else "—"
+def rounds(num, den):
+    """Per round, the req/s of the (target, tool) pairs num and den."""
+    return [(by_round.get((num[0], k), {}).get(num[1]), by_round.get((den[0], k), {}).get(den[1]))
+            for k in range(1, int(r) + 1)]
 print("| target | racegate / oha | racegate / wrk | racegate / hey |")
 print("|---|---:|---:|---:|")
 for t in targets:
-    cells = []
-    for other in ("oha", "wrk", "hey"):
-        ratios = sorted(v["racegate"] / v[other] for (name, _), v in by_round.items()
-                        if name == t and "racegate" in v and v.get(other))
-        cells.append(f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else "—")
+    cells = [ratio_cell(rounds((t, "racegate"), (t, other))) for other in ("oha", "wrk", "hey")]
     print(f"| {t} | " + " | ".join(cells) + " |")
 def med(t, tool):
     runs = rows.get(t, {}).get(tool)
     return statistics.median(x[0] for x in runs) if runs else None
 def round_ratio(tool, num, den):
-    """num over den for one tool: the median of the per-round ratios, with the range."""
-    pairs = [(by_round.get((num, k), {}).get(tool), by_round.get((den, k), {}).get(tool))
-             for k in range(1, int(r) + 1)]
-    ratios = sorted(a / b for a, b in pairs if a and b)
-    return f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f})" if ratios else "—"
+    """Target num over target den for one tool."""
+    return ratio_cell(rounds((num, tool), (den, tool)))
 if "server-chat" in rows and "server-livez" in rows:
     print("\nThe reference server's chat path against its own `/livez`, same run: each tool's median "
           "req/s, and the median of its per-round ratios with the lowest and highest round (within a "

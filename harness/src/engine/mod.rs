@@ -191,15 +191,9 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         let _ = share.await;
     }
     let mut total = new_stats();
-    for tally in tallies {
-        let stats = match Arc::try_unwrap(tally) {
-            Ok(only) => only.into_inner().unwrap_or_else(PoisonError::into_inner),
-            Err(shared) => shared
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-        };
-        total.merge(stats);
+    for tally in &tallies {
+        let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
+        total.merge(std::mem::replace(&mut tally, new_stats()));
     }
     // Read before `_stop_if_dropped` halts the schedule on the way out.
     let halted = schedule.is_halted();
