@@ -5,15 +5,17 @@
 //! ([`slots::Slots`], [`slots::Mailbox`]) — is the server's own source
 //! (`server/src/pool/core.rs`, `server/src/pool/slots.rs`,
 //! `server/src/pool/mailbox.rs` and `server/src/sync.rs`), compiled here
-//! by path with `cfg(racegate_loom)`, so its `Mutex`, `Arc` and atomics are
-//! loom's and loom tries every interleaving of 2–3 threads. No copy of the logic lives in the tests. Each claim of the seed's
+//! by path with `cfg(racegate_loom)`, so its `Mutex`, `Arc`, atomics and
+//! `UnsafeCell` are loom's and loom tries every interleaving of 2–3 threads
+//! (an idle connection sits in an `UnsafeCell` that only its cell's owner
+//! reaches: loom fails a model if two accesses to it are not ordered). No copy of the logic lives in the tests. Each claim of the seed's
 //! fix has a model:
 //!
 //! | model file | claim |
 //! |---|---|
 //! | `tests/loom_init.rs` | concurrent first callers: the initialiser runs exactly once and all share the instance; a failed initialiser lets a later caller retry, and nobody waits forever |
 //! | `tests/loom_generation.rs` | a re-initialisation racing callers of the old and the new generation: no caller uses a closed connection, and the old one is closed exactly once |
-//! | `tests/loom_slots.rs` | concurrent adds never exceed the bound; close turns every waiter away with an error and nothing is lent after it; the lock-free idle stack never lends one connection to two callers (without the head's tag, loom finds the ABA swap that does) |
+//! | `tests/loom_slots.rs` | concurrent adds never exceed the bound; close turns every waiter away with an error and nothing is lent after it; the lock-free idle stack never lends one connection to two callers (without the head's tag, loom finds the ABA swap that does; with its compare-and-swap `Relaxed`, loom finds the unordered accesses to a cell's connection) |
 //! | `tests/loom_wake.rs` | acquire/release with the connection handed to the first queued caller and one wake per release: nobody waits forever, connections are conserved; without the wake, loom finds the lost wake-up; a caller giving up while a connection is handed to it passes it on; a wait expiring while a release serves it ends one way only |
 //! | `tests/loom_close.rs` | close racing a first build (the `Published::No` path) and a reopen after close: every instance built is closed exactly once and at most one is ever published |
 //! | `tests/loom_unguarded.rs` | the bug side: with the guard off (the `unguarded-init` catalogue entry) loom must find the double initialisation, so the models are known to bite |

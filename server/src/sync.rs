@@ -19,6 +19,29 @@ pub(crate) use std::sync::{
     Arc, Mutex, MutexGuard,
 };
 
+#[cfg(racegate_loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `std`'s `UnsafeCell` behind loom's interface: the code reaches the value
+/// only through [`with_mut`](Self::with_mut), which under loom records each
+/// access, so a model fails if two threads could touch the value without one
+/// access happening before the other.
+#[cfg(not(racegate_loom))]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(racegate_loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Calls `f` with a pointer to the value; dereferencing it is the
+    /// caller's `unsafe`.
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
 /// Locks `mutex`, recovering the data if a previous holder panicked.
 ///
 /// Every critical section in the pool core leaves the state consistent before
