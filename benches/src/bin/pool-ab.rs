@@ -8,12 +8,26 @@
 //! ```sh
 //! cargo run --release -p racegate-benches --bin pool-ab            # every cell
 //! cargo run --release -p racegate-benches --bin pool-ab -- --rounds 61 --cells w1s4,w16s16
+//! # five whole runs, each in a process of its own
+//! cargo run --release -p racegate-benches --bin pool-ab -- --processes 5
+//! # this build against another pool-ab binary, whole runs alternating
+//! cargo run --release -p racegate-benches --bin pool-ab -- --processes 4 --against /tmp/pool-ab-old
 //! ```
 //!
 //! Prints a Markdown table: per cell, the median time per cycle of each
 //! contender, and the median of the per-round ratios deadpool/ours (our
 //! throughput over deadpool's) with its interquartile range, and
 //! deadpool/floor (the most a pool with no cost at all could reach).
+//!
+//! One process's figure for a cell moves from process to process by more
+//! than its interquartile range (16 on 4 connections, six runs of one
+//! binary: 1.15× to 1.31×), and the spread is in deadpool's times as much
+//! as in ours: on a shared virtual machine, likely where the host runs the
+//! vCPUs. So `--processes N` runs N whole runs, each in a process of its
+//! own, and prints per cell the median of the runs' ratios with the lowest
+//! and highest; with `--against BINARY` it alternates whole runs of this
+//! binary and another build's `pool-ab` (same arguments) and prints both,
+//! which is how to tell whether a change moved a cell.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +37,13 @@ struct Options {
     rounds: usize,
     cycles: usize,
     cells: Vec<(usize, usize)>,
+    /// Whole runs, each in a process of its own; 1 runs here.
+    processes: usize,
+    /// Another build's `pool-ab`, run alternately with this one.
+    against: Option<std::path::PathBuf>,
+    /// The arguments a child process gets: these, without `--processes`
+    /// and `--against`.
+    child_args: Vec<String>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -33,25 +54,38 @@ fn parse() -> Result<Options, String> {
             .into_iter()
             .flat_map(|size| [1usize, 4, 16, 64, 256].map(|workers| (workers, size)))
             .collect(),
+        processes: 1,
+        against: None,
+        child_args: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--rounds" => options.rounds = number(&value()?)?,
-            "--cycles" => options.cycles = number(&value()?)?,
-            "--cells" => {
-                options.cells = value()?.split(',').map(cell).collect::<Result<_, _>>()?;
+            "--rounds" | "--cycles" | "--cells" => {
+                let v = value()?;
+                match flag.as_str() {
+                    "--rounds" => options.rounds = number(&v)?,
+                    "--cycles" => options.cycles = number(&v)?,
+                    _ => options.cells = v.split(',').map(cell).collect::<Result<_, _>>()?,
+                }
+                options.child_args.extend([flag, v]);
             }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?} (--rounds, --cycles, --cells)"
-                ))
+            "--processes" => options.processes = number(&value()?)?,
+            "--against" => {
+                let path = std::path::PathBuf::from(value()?);
+                if !path.is_file() {
+                    return Err(format!("--against {}: no such file", path.display()));
+                }
+                options.against = Some(path);
             }
+            other => return Err(format!(
+                "unknown argument {other:?} (--rounds, --cycles, --cells, --processes, --against)"
+            )),
         }
     }
-    if options.rounds == 0 || options.cycles == 0 {
-        return Err("--rounds and --cycles must be at least 1".into());
+    if options.rounds == 0 || options.cycles == 0 || options.processes == 0 {
+        return Err("--rounds, --cycles and --processes must be at least 1".into());
     }
     Ok(options)
 }
@@ -89,6 +123,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if options.processes > 1 || options.against.is_some() {
+        if let Err(e) = processes::run(&options) {
+            eprintln!("pool-ab: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    one_run(&options);
+}
+
+/// One whole run in this process: every cell, its rounds interleaved.
+fn one_run(options: &Options) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -150,4 +196,121 @@ fn main() {
         "\n{} rounds of {} cycles per contender and cell, order rotating; 2 runtime threads.",
         options.rounds, options.cycles
     );
+}
+
+/// Whole runs in processes of their own, and their summary.
+mod processes {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::{quantile, Options};
+
+    /// Runs `binary` with `args`; its per-cell ratios (ours/deadpool), in
+    /// the order its table lists them.
+    fn one(binary: &Path, args: &[String]) -> Result<Vec<(String, f64)>, String> {
+        let out = Command::new(binary)
+            .args(args)
+            .output()
+            .map_err(|e| format!("{}: {e}", binary.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} exited with {}: {}",
+                binary.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let rows = ratios(&String::from_utf8_lossy(&out.stdout));
+        if rows.is_empty() {
+            return Err(format!("{} printed no cells", binary.display()));
+        }
+        Ok(rows)
+    }
+
+    /// The cells and ratios of one run's table: the first column, and the
+    /// number before `×` in the fifth.
+    fn ratios(table: &str) -> Vec<(String, f64)> {
+        table
+            .lines()
+            .filter_map(|line| {
+                let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+                let cell = cols.get(1).filter(|c| c.starts_with('w'))?;
+                let ratio = cols.get(5)?.split('×').next()?.parse().ok()?;
+                Some(((*cell).to_owned(), ratio))
+            })
+            .collect()
+    }
+
+    pub(super) fn run(options: &Options) -> Result<(), String> {
+        let me = std::env::current_exe().map_err(|e| format!("this binary's path: {e}"))?;
+        let mut builds: Vec<(&Path, &str)> = vec![(&me, "this build")];
+        if let Some(other) = &options.against {
+            builds.push((other, "the other build"));
+        }
+        // Per build, per cell, one ratio per run; cells in the first run's order.
+        let mut got: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); builds.len()];
+        let mut order: Vec<String> = Vec::new();
+        for run in 0..options.processes {
+            for k in 0..builds.len() {
+                // Alternate which build goes first, so neither always runs
+                // on the heels of the other.
+                let b = (run + k) % builds.len();
+                eprintln!(
+                    "pool-ab: run {}/{} of {}",
+                    run + 1,
+                    options.processes,
+                    builds[b].1
+                );
+                for (cell, ratio) in one(builds[b].0, &options.child_args)? {
+                    if !order.contains(&cell) {
+                        order.push(cell.clone());
+                    }
+                    got[b].entry(cell).or_default().push(ratio);
+                }
+            }
+        }
+        let summary = |values: Option<&Vec<f64>>| -> String {
+            let Some(values) = values.filter(|v| !v.is_empty()) else {
+                return "—".into();
+            };
+            let mut v = values.clone();
+            let (mid, lo, hi) = (
+                quantile(&mut v, 0.5),
+                quantile(&mut v, 0.0),
+                quantile(&mut v, 1.0),
+            );
+            let each: Vec<String> = values.iter().map(|r| format!("{r:.2}")).collect();
+            format!("{mid:.2}× ({lo:.2}–{hi:.2}) [{}]", each.join(" "))
+        };
+        let names: Vec<&str> = builds.iter().map(|(_, name)| *name).collect();
+        println!("| cell | {} |", names.join(" | "));
+        println!("|---|{}", "---:|".repeat(names.len()));
+        for cell in &order {
+            let cols: Vec<String> = got.iter().map(|g| summary(g.get(cell))).collect();
+            println!("| {cell} | {} |", cols.join(" | "));
+        }
+        println!(
+            "\nours/deadpool per cell: the median of {} whole runs (lowest–highest) [each run's median]{}.",
+            options.processes,
+            if builds.len() > 1 {
+                format!("; --against {}", builds[1].0.display())
+            } else {
+                String::new()
+            }
+        );
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn reads_a_runs_table() {
+            let table = "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling |\n|---|---:|---:|---:|---:|---:|\n| w1s4 | 980 | 1225 | 811 | 1.22× (1.18–1.27) | 1.45× |\n| w16s4 | 909 | 1189 | 175 | 1.31× (1.26–1.35) | 6.97× |\n\n31 rounds of 16384 cycles per contender and cell, order rotating; 2 runtime threads.\n";
+            assert_eq!(
+                super::ratios(table),
+                vec![("w1s4".to_owned(), 1.22), ("w16s4".to_owned(), 1.31)]
+            );
+        }
+    }
 }
