@@ -79,9 +79,10 @@ fn parse() -> Result<Options, String> {
                 }
                 options.against = Some(path);
             }
-            other => return Err(format!(
-                "unknown argument {other:?} (--rounds, --cycles, --cells, --processes, --against)"
-            )),
+            other => {
+                let known = "--rounds, --cycles, --cells, --processes, --against";
+                return Err(format!("unknown argument {other:?} ({known})"));
+            }
         }
     }
     if options.rounds == 0 || options.cycles == 0 || options.processes == 0 {

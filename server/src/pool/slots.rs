@@ -11,8 +11,10 @@
 //! linked from one atomic word ([`Head`]: the top cell, a `WAITERS` mark, a
 //! `CLOSED` mark, and a tag every change bumps, so a stale compare-and-swap
 //! fails: no ABA). Taking an idle connection, or giving one back that
-//! nobody waits for, is one compare-and-swap on that word plus the cell's own
-//! lock, which only the connection's current holder touches.
+//! nobody waits for, is one compare-and-swap on that word plus a move out of
+//! or into the cell, which takes no lock: only the cell's owner, whom the
+//! head word decides, reaches in (`Cell::swap`, which with `Cell`'s `Sync`
+//! is the only `unsafe` in the workspace).
 //!
 //! **Waiting callers** queue a [`Mailbox`] (holding their `W`: a `Waker` and
 //! deadline in production, a thread's number in the models) under a lock,
