@@ -60,30 +60,31 @@ fn parse() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        // Every flag takes a value.
+        let v = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--rounds" | "--cycles" | "--cells" => {
-                let v = value()?;
-                match flag.as_str() {
-                    "--rounds" => options.rounds = number(&v)?,
-                    "--cycles" => options.cycles = number(&v)?,
-                    _ => options.cells = v.split(',').map(cell).collect::<Result<_, _>>()?,
-                }
-                options.child_args.extend([flag, v]);
+            "--rounds" => options.rounds = number(&v)?,
+            "--cycles" => options.cycles = number(&v)?,
+            "--cells" => options.cells = v.split(',').map(cell).collect::<Result<_, _>>()?,
+            // These two steer the parent; a child does not get them.
+            "--processes" => {
+                options.processes = number(&v)?;
+                continue;
             }
-            "--processes" => options.processes = number(&value()?)?,
             "--against" => {
-                let path = std::path::PathBuf::from(value()?);
+                let path = std::path::PathBuf::from(v);
                 if !path.is_file() {
                     return Err(format!("--against {}: no such file", path.display()));
                 }
                 options.against = Some(path);
+                continue;
             }
             other => {
                 let known = "--rounds, --cycles, --cells, --processes, --against";
                 return Err(format!("unknown argument {other:?} ({known})"));
             }
         }
+        options.child_args.extend([flag, v]);
     }
     if options.rounds == 0 || options.cycles == 0 || options.processes == 0 {
         return Err("--rounds, --cycles and --processes must be at least 1".into());
