@@ -55,6 +55,24 @@ impl<C, W> Mailbox<C, W> {
         }
     }
 
+    /// Empties a mailbox nobody else holds, for another caller: waiting
+    /// again, waking `waker`. A connection still in it would be dropped
+    /// without going back to the slots, so it must hold none: a delivered
+    /// one is taken by [`open`](Self::open) or passed on after
+    /// `abandon`.
+    pub fn reset(&mut self, waker: Option<W>) {
+        let mail = match self.state.get_mut() {
+            Ok(mail) => mail,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        debug_assert!(
+            !matches!(mail.letter, Letter::Delivered(_)),
+            "a mailbox is reset with a connection in it"
+        );
+        mail.letter = Letter::Waiting;
+        mail.waker = waker;
+    }
+
     /// What the caller finds. While nothing is there, `rewake` may replace
     /// its `W` (a task polled with another waker).
     pub fn open(&self, rewake: impl FnOnce(&mut W)) -> Opened<C> {

@@ -10,11 +10,42 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::slots::{Lease, Mailbox, Opened, Queue, Release, Slots};
+use super::tracked::Tracked;
 
 /// When an acquire stops waiting: `timeout` after it first had to wait,
 /// which this call records if it is the first.
 pub(super) fn deadline(started: &mut Option<Instant>, timeout: Duration) -> Instant {
     *started.get_or_insert_with(Instant::now) + timeout
+}
+
+/// A queued caller's mailbox.
+type Box = Arc<Mailbox<Lease<Tracked>, Waiter>>;
+
+thread_local! {
+    /// A mailbox this thread's last queued acquire is done with, emptied,
+    /// for its next one: one allocation and one free fewer per wait (at 16
+    /// tasks on 4 connections, every acquire waits).
+    static SPARE: std::cell::Cell<Option<Box>> = const { std::cell::Cell::new(None) };
+}
+
+/// A mailbox waking `waiter`: this thread's spare, or a new one.
+fn mailbox(waiter: Waiter) -> Box {
+    if let Some(mut spare) = SPARE.take() {
+        if let Some(mailbox) = Arc::get_mut(&mut spare) {
+            mailbox.reset(Some(waiter));
+            return spare;
+        }
+    }
+    Arc::new(Mailbox::new(waiter))
+}
+
+/// Keeps `mailbox`, emptied, as this thread's spare if nobody else holds it
+/// (a release or an expiry still on its way may; then it is dropped).
+fn give_back(mut mailbox: Box) {
+    if let Some(only) = Arc::get_mut(&mut mailbox) {
+        only.reset(None);
+        SPARE.set(Some(mailbox));
+    }
 }
 
 /// A queued caller's wait expired.
@@ -123,31 +154,37 @@ impl Drop for DeadlineThread {
 /// [`DeadlineThread`] expires the wait. Dropped while queued (the
 /// acquire was cancelled), it leaves the queue, and passes on a connection
 /// handed to it meanwhile, so none is stranded.
-pub(super) struct Queued<'a, C> {
-    pub(super) slots: &'a Slots<C, Waiter>,
+pub(super) struct Queued<'a> {
+    pub(super) slots: &'a Slots<Tracked, Waiter>,
     pub(super) deadlines: &'a DeadlineThread,
     pub(super) timeout: Duration,
     /// When the acquire first waited; set here if this is its first wait.
     pub(super) started: &'a mut Option<Instant>,
     /// Set once queued.
-    pub(super) mailbox: Option<Arc<Mailbox<Lease<C>, Waiter>>>,
+    pub(super) mailbox: Option<Box>,
 }
 
-impl<C> Future for Queued<'_, C> {
-    type Output = Result<Option<Lease<C>>, Expired>;
+impl Future for Queued<'_> {
+    type Output = Result<Option<Lease<Tracked>>, Expired>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let done = match &this.mailbox {
             None => {
                 let deadline = deadline(this.started, this.timeout);
-                let mailbox = Arc::new(Mailbox::new(Waiter {
+                let mailbox = mailbox(Waiter {
                     waker: cx.waker().clone(),
                     deadline,
-                }));
+                });
                 match this.slots.acquire_or_queue(&mailbox) {
-                    Queue::Acquired(conn) => Ok(Some(conn)),
-                    Queue::Closed => Ok(None),
+                    Queue::Acquired(conn) => {
+                        give_back(mailbox);
+                        Ok(Some(conn))
+                    }
+                    Queue::Closed => {
+                        give_back(mailbox);
+                        Ok(None)
+                    }
                     Queue::Queued => {
                         this.mailbox = Some(mailbox);
                         this.deadlines.queued(deadline);
@@ -166,12 +203,14 @@ impl<C> Future for Queued<'_, C> {
                 Opened::TimedOut => Err(Expired),
             },
         };
-        this.mailbox = None;
+        if let Some(mailbox) = this.mailbox.take() {
+            give_back(mailbox);
+        }
         Poll::Ready(done)
     }
 }
 
-impl<C> Drop for Queued<'_, C> {
+impl Drop for Queued<'_> {
     fn drop(&mut self) {
         if let Some(mailbox) = self.mailbox.take() {
             match self.slots.cancel(&mailbox) {
@@ -180,6 +219,7 @@ impl<C> Drop for Queued<'_, C> {
                 // The slots closed meanwhile: dropping it closes it.
                 Release::Closed(conn) => drop(conn),
             }
+            give_back(mailbox);
         }
     }
 }
