@@ -24,6 +24,7 @@
 pub mod core;
 mod counter;
 mod mailbox;
+mod recent;
 pub mod slots;
 mod tracked;
 mod waiting;
@@ -178,6 +179,8 @@ pub struct ConnectionPool {
     /// instance and retires the old one.
     generation: AtomicU64,
     metrics: Arc<PoolMetrics>,
+    /// This pool's number, under which threads remember its instance.
+    number: u64,
 }
 
 impl ConnectionPool {
@@ -194,6 +197,7 @@ impl ConnectionPool {
             cell_changed: Notify::new(),
             generation: AtomicU64::new(1),
             metrics: Arc::default(),
+            number: recent::pool_number(),
             config,
         })
     }
@@ -210,9 +214,11 @@ impl ConnectionPool {
 
     /// Borrows a connection, waiting at most the acquire timeout.
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
-        // The fast path (built, a connection idle) takes the cell's lock and
-        // one compare-and-swap on the slots' idle stack: no clock, no timer.
-        let mut ready = self.cell.ready(self.generation.load(Ordering::Acquire));
+        // The fast path (built, a connection idle): the instance this thread
+        // remembers (else the cell's), and one compare-and-swap on the slots'
+        // idle stack: no lock, no clock, no timer.
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut ready = recent::get(self.number, generation).or_else(|| self.ready(generation));
         if let Some(instance) = ready.take() {
             match instance.slots.try_acquire() {
                 TryAcquire::Acquired(conn) => {
@@ -257,7 +263,7 @@ impl ConnectionPool {
         loop {
             let current = ready
                 .take()
-                .or_else(|| self.cell.ready(self.generation.load(Ordering::Acquire)));
+                .or_else(|| self.ready(self.generation.load(Ordering::Acquire)));
             let instance = match current {
                 Some(instance) => instance,
                 None => {
@@ -317,6 +323,14 @@ impl ConnectionPool {
                 }
             }
         }
+    }
+
+    /// The cell's instance for `generation`, if built; this thread
+    /// remembers it.
+    fn ready(&self, generation: u64) -> Option<Arc<Instance>> {
+        let instance = self.cell.ready(generation)?;
+        recent::remember(self.number, generation, &instance);
+        Some(instance)
     }
 
     /// The current instance, building it if this caller is the first.
