@@ -36,27 +36,29 @@ pub(super) fn pool_number() -> u64 {
 }
 
 /// The instance this thread last got from pool `pool` for `generation` or a
-/// later one, if it is still alive.
+/// later one, if it is still alive. (Nothing while the thread's locals are
+/// being destroyed.)
 pub(super) fn get<T: Any + Send + Sync>(pool: u64, generation: u64) -> Option<Arc<T>> {
-    LAST.with_borrow(|last| {
+    LAST.try_with(|last| {
+        let last = last.borrow();
         let entry = last.as_ref()?;
         if entry.pool != pool || entry.generation < generation {
             return None;
         }
         entry.instance.upgrade()?.downcast::<T>().ok()
     })
+    .ok()
+    .flatten()
 }
 
 /// Remembers that pool `pool`'s cell gave `instance` for `generation`.
 pub(super) fn remember<T: Any + Send + Sync>(pool: u64, generation: u64, instance: &Arc<T>) {
-    let any: Arc<dyn Any + Send + Sync> = Arc::clone(instance) as _;
+    let instance: Weak<T> = Arc::downgrade(instance);
+    let instance: Weak<dyn Any + Send + Sync> = instance;
     let entry = Entry {
         pool,
         generation,
-        instance: Arc::downgrade(&any),
+        instance,
     };
-    // Replaced outside the borrow: dropping the old weak reference runs no
-    // code of ours, but keep the borrow short anyway.
-    let old = LAST.with_borrow_mut(|last| last.replace(entry));
-    drop(old);
+    let _ = LAST.try_with(|last| last.replace(Some(entry)));
 }

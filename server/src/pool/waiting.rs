@@ -18,19 +18,20 @@ pub(super) fn deadline(started: &mut Option<Instant>, timeout: Duration) -> Inst
     *started.get_or_insert_with(Instant::now) + timeout
 }
 
-/// A queued caller's mailbox.
-type Box = Arc<Mailbox<Lease<Tracked>, Waiter>>;
+/// A queued caller's mailbox, shared with the slots' queue.
+type SharedMailbox = Arc<Mailbox<Lease<Tracked>, Waiter>>;
 
 thread_local! {
     /// A mailbox this thread's last queued acquire is done with, emptied,
     /// for its next one: one allocation and one free fewer per wait (at 16
     /// tasks on 4 connections, every acquire waits).
-    static SPARE: std::cell::Cell<Option<Box>> = const { std::cell::Cell::new(None) };
+    static SPARE: std::cell::Cell<Option<SharedMailbox>> = const { std::cell::Cell::new(None) };
 }
 
-/// A mailbox waking `waiter`: this thread's spare, or a new one.
-fn mailbox(waiter: Waiter) -> Box {
-    if let Some(mut spare) = SPARE.take() {
+/// A mailbox waking `waiter`: this thread's spare, or a new one. (While
+/// the thread's locals are being destroyed, always a new one.)
+fn mailbox(waiter: Waiter) -> SharedMailbox {
+    if let Some(mut spare) = SPARE.try_with(std::cell::Cell::take).ok().flatten() {
         if let Some(mailbox) = Arc::get_mut(&mut spare) {
             mailbox.reset(Some(waiter));
             return spare;
@@ -41,10 +42,11 @@ fn mailbox(waiter: Waiter) -> Box {
 
 /// Keeps `mailbox`, emptied, as this thread's spare if nobody else holds it
 /// (a release or an expiry still on its way may; then it is dropped).
-fn give_back(mut mailbox: Box) {
+fn give_back(mut mailbox: SharedMailbox) {
     if let Some(only) = Arc::get_mut(&mut mailbox) {
         only.reset(None);
-        SPARE.set(Some(mailbox));
+        // Dropped instead while the thread's locals are being destroyed.
+        let _ = SPARE.try_with(|spare| spare.set(Some(mailbox)));
     }
 }
 
@@ -161,7 +163,7 @@ pub(super) struct Queued<'a> {
     /// When the acquire first waited; set here if this is its first wait.
     pub(super) started: &'a mut Option<Instant>,
     /// Set once queued.
-    pub(super) mailbox: Option<Box>,
+    pub(super) mailbox: Option<SharedMailbox>,
 }
 
 impl Future for Queued<'_> {
