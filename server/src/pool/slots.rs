@@ -326,6 +326,10 @@ impl<C, W> Slots<C, W> {
             }
             let attempt = match head.top() {
                 Some(top) => self.pop(head, top).map(Some),
+                // Already marked, and it stays so while this lock is held:
+                // nothing to write (releases keep reading the head word
+                // without a miss).
+                None if head.waiters() => Ok(None),
                 // Empty: mark that callers wait in the same step that finds
                 // it empty, so no release can push past this caller.
                 None => self.swap_head(head, head.then(NIL, WAITERS)).map(|()| None),
