@@ -23,13 +23,13 @@
 
 pub mod core;
 mod counter;
+mod instance;
 mod mailbox;
 mod recent;
 pub mod slots;
 mod tracked;
 mod waiting;
 
-use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use self::core::{Begin, InitCell, InitGuard, InitTicket, Published};
-use self::slots::{Lease, Release, SlotStats, Slots, TryAcquire};
+use self::instance::Instance;
+pub use self::instance::PooledConnection;
+use self::slots::{Lease, SlotStats, Slots, TryAcquire};
 pub use self::tracked::PoolMetrics;
 use self::tracked::Tracked;
 use self::waiting::{DeadlineThread, Queued, Waiter, Waiting};
@@ -155,18 +157,6 @@ pub struct PoolStats {
     pub timeouts: u64,
 }
 
-/// One build of the pool: its connections, lent and queued for.
-struct Instance {
-    slots: Arc<Slots<Tracked, Waiter>>,
-    /// Times out the callers queued in `slots`.
-    deadlines: DeadlineThread,
-    /// Only with `runtime-bound-pool`: waiters ask this task instead of
-    /// queueing.
-    dispatch: Option<RuntimeBoundDispatch>,
-    /// Copies the WAL back into the database file.
-    checkpointer: Checkpointer,
-}
-
 /// The pool. Share it as `Arc<ConnectionPool>`.
 pub struct ConnectionPool {
     config: PoolConfig,
@@ -223,10 +213,7 @@ impl ConnectionPool {
             match instance.slots.try_acquire() {
                 TryAcquire::Acquired(conn) => {
                     self.metrics.acquires.bump();
-                    return Ok(PooledConnection {
-                        conn: Some(conn),
-                        instance,
-                    });
+                    return Ok(PooledConnection::new(conn, instance));
                 }
                 _ => ready = Some(instance),
             }
@@ -294,12 +281,7 @@ impl ConnectionPool {
                 }
             };
             match conn {
-                Some(conn) => {
-                    return Ok(PooledConnection {
-                        conn: Some(conn),
-                        instance,
-                    })
-                }
+                Some(conn) => return Ok(PooledConnection::new(conn, instance)),
                 // Retired or closed: ask the cell again.
                 None => continue,
             }
@@ -452,17 +434,8 @@ impl ConnectionPool {
     }
 
     async fn close_instance(&self, instance: &Instance) {
-        instance.checkpointer.stop();
-        if let Some(closing) = instance.slots.close() {
-            for waiter in closing.wake {
-                waiter.waker.wake();
-            }
-            if let Some(dispatch) = &instance.dispatch {
-                dispatch.closed();
-            }
-            for conn in closing.conns {
-                conn.close().await;
-            }
+        for conn in instance.shut() {
+            conn.close().await;
         }
     }
 
@@ -523,6 +496,17 @@ impl ConnectionPool {
     }
 }
 
+impl Drop for ConnectionPool {
+    /// Closes the current instance, as [`close`](Self::close) does but
+    /// without waiting for SQLite: threads may still hold it (see
+    /// [`recent`]), and it must hold no connection open for them.
+    fn drop(&mut self) {
+        if let Some(instance) = self.cell.close() {
+            drop(instance.shut());
+        }
+    }
+}
+
 /// A build in progress: holds the claim, and on drop releases it (if it
 /// was not completed) and then wakes the callers waiting for the cell. The
 /// order matters: woken first, a waiter would find the claim still held, wait
@@ -536,54 +520,6 @@ impl Drop for Building<'_> {
     fn drop(&mut self) {
         drop(self.ticket.take());
         self.changed.notify_waiters();
-    }
-}
-
-/// A connection borrowed from the pool; it goes back when this is dropped,
-/// on every path, error paths included.
-pub struct PooledConnection {
-    conn: Option<Lease<Tracked>>,
-    instance: Arc<Instance>,
-}
-
-impl PooledConnection {
-    /// Never gives the connection back: the `leak-on-error` bug.
-    pub fn leak(self) {
-        std::mem::forget(self);
-    }
-
-    /// Whether the WAL has grown long enough that whoever writes should run a
-    /// checkpoint between transactions (see [`crate::checkpoint`]); asking
-    /// clears it.
-    pub fn checkpoint_due(&self) -> bool {
-        self.instance.checkpointer.take_due()
-    }
-}
-
-impl Deref for PooledConnection {
-    type Target = tokio_rusqlite::Connection;
-
-    fn deref(&self) -> &Self::Target {
-        match &self.conn {
-            Some(tracked) => &tracked.conn,
-            None => unreachable!("only drop takes the connection out"),
-        }
-    }
-}
-
-impl Drop for PooledConnection {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        match self.instance.slots.release(conn) {
-            Release::Returned => {
-                if let Some(dispatch) = &self.instance.dispatch {
-                    dispatch.released();
-                }
-            }
-            Release::HandedOff(next) => next.waker.wake(),
-            // The pool was closed or recycled meanwhile: dropping it closes it.
-            Release::Closed(conn) => drop(conn),
-        }
     }
 }
 

@@ -1,28 +1,48 @@
 //! Each thread's most recently used pool instance, so that an acquire's
-//! fast path finds the instance without the init cell's lock.
+//! fast path finds the instance without the init cell's lock, and without
+//! writing the instance's reference count.
 //!
 //! Every acquire needs the current instance. Asking [`super::core::InitCell`]
 //! takes its lock: two atomic read-modify-writes on one line that every
 //! acquire on every runtime thread writes. The thread remembers instead what
-//! the cell last gave it, weakly (a pool or instance dropped meanwhile is not
-//! kept alive), keyed by the pool's number (unique in the process, unlike its
-//! address) and by the generation asked for. A remembered instance serves an
-//! acquire that asks for that generation or an older one; one that was closed
-//! since says so when asked for a connection, and the acquire then asks the
-//! cell, which replaces what this thread remembers. So the cache changes how
-//! fast the instance is found, never which one: an instance the cell did not
-//! give for the generation asked is never used.
+//! the cell last gave it, keyed by the pool's number (unique in the process,
+//! unlike its address) and by the generation asked for. A remembered
+//! instance serves an acquire that asks for that generation or an older one;
+//! one that was closed since says so when asked for a connection, and the
+//! acquire then asks the cell, which replaces what this thread remembers. So
+//! the cache changes how fast the instance is found, never which one: an
+//! instance the cell did not give for the generation asked is never used.
+//!
+//! Each lent connection holds a strong reference to its instance. Taking
+//! and dropping one per acquire wrote the reference count, on a line that
+//! both runtime threads write, twice per cycle. So the thread keeps a few
+//! references ready ([`SPARES`] at a time, cloned together while the line is
+//! its own), an acquire takes one, and a connection given back on a thread
+//! that remembers its instance leaves its reference there. The cost: a
+//! thread keeps the instance it last used alive until it uses another (or
+//! ends), so a closed instance holds nothing open (`Instance::shut`).
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
+/// How many references a thread takes at once when it has none ready.
+const SPARES: usize = 16;
+/// How many references a thread keeps at most; beyond, it drops half.
+const MOST: usize = 4 * SPARES;
+
+type Shared = Arc<dyn Any + Send + Sync>;
+
 /// What one thread remembers.
 struct Entry {
     pool: u64,
     generation: u64,
+    /// The instance, to tell whether it is still alive once no reference is
+    /// ready, and which instance a given-back reference belongs to.
     instance: Weak<dyn Any + Send + Sync>,
+    /// References to it, ready for this thread's next acquires.
+    ready: Vec<Shared>,
 }
 
 thread_local! {
@@ -40,25 +60,58 @@ pub(super) fn pool_number() -> u64 {
 /// being destroyed.)
 pub(super) fn get<T: Any + Send + Sync>(pool: u64, generation: u64) -> Option<Arc<T>> {
     LAST.try_with(|last| {
-        let last = last.borrow();
-        let entry = last.as_ref()?;
+        let mut last = last.borrow_mut();
+        let entry = last.as_mut()?;
         if entry.pool != pool || entry.generation < generation {
             return None;
         }
-        entry.instance.upgrade()?.downcast::<T>().ok()
+        let one = match entry.ready.pop() {
+            Some(one) => one,
+            None => {
+                let one = entry.instance.upgrade()?;
+                entry.ready.extend((1..SPARES).map(|_| Arc::clone(&one)));
+                one
+            }
+        };
+        one.downcast::<T>().ok()
     })
     .ok()
     .flatten()
 }
 
+/// Takes back a reference [`get`] (or the cell) gave: kept ready if this
+/// thread remembers that instance, else dropped.
+pub(super) fn give_back<T: Any + Send + Sync>(instance: Arc<T>) {
+    let instance: Shared = instance;
+    // What is not kept is dropped after the thread-local is released: the
+    // last reference's drop drops connections.
+    let _dropped = LAST.try_with(|last| {
+        let mut last = last.borrow_mut();
+        let Some(entry) = last.as_mut() else {
+            return vec![instance];
+        };
+        if !std::ptr::addr_eq(entry.instance.as_ptr(), Arc::as_ptr(&instance)) {
+            return vec![instance];
+        }
+        let surplus = if entry.ready.len() >= MOST {
+            entry.ready.split_off(MOST / 2)
+        } else {
+            Vec::new()
+        };
+        entry.ready.push(instance);
+        surplus
+    });
+}
+
 /// Remembers that pool `pool`'s cell gave `instance` for `generation`.
 pub(super) fn remember<T: Any + Send + Sync>(pool: u64, generation: u64, instance: &Arc<T>) {
-    let instance: Weak<T> = Arc::downgrade(instance);
-    let instance: Weak<dyn Any + Send + Sync> = instance;
+    let weak: Weak<T> = Arc::downgrade(instance);
     let entry = Entry {
         pool,
         generation,
-        instance,
+        instance: weak,
+        ready: Vec::new(),
     };
-    let _ = LAST.try_with(|last| last.replace(Some(entry)));
+    // The entry it replaces is dropped after the thread-local is released.
+    let _replaced = LAST.try_with(|last| last.replace(Some(entry)));
 }

@@ -144,10 +144,18 @@ impl DeadlineThread {
     }
 }
 
-impl Drop for DeadlineThread {
-    fn drop(&mut self) {
+impl DeadlineThread {
+    /// Ends the thread (at once if it sleeps); queued callers are then
+    /// timed out by nobody, so only once the slots are closed.
+    pub(super) fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.thread.unpark();
+    }
+}
+
+impl Drop for DeadlineThread {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
