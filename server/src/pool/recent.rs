@@ -19,8 +19,9 @@
 //! references ready ([`SPARES`] at a time, cloned together while the line is
 //! its own), an acquire takes one, and a connection given back on a thread
 //! that remembers its instance leaves its reference there. The cost: a
-//! thread keeps the instance it last used alive until it uses another (or
-//! ends), so a closed instance holds nothing open (`Instance::shut`).
+//! thread keeps the instance it last used alive until it remembers another
+//! (or ends), so a closed instance must hold nothing open, and does not
+//! (`Instance::shut`, which a pool's drop runs too).
 
 use std::any::Any;
 use std::cell::RefCell;
