@@ -16,8 +16,12 @@
 //!
 //! Prints a Markdown table: per cell, the median time per cycle of each
 //! contender, and the median of the per-round ratios deadpool/ours (our
-//! throughput over deadpool's) with its interquartile range, and
-//! deadpool/floor (the most a pool with no cost at all could reach).
+//! throughput over deadpool's) with its interquartile range,
+//! deadpool/floor (the ceiling: the most a pool with no cost at all could
+//! reach), and our time above the floor over deadpool's (the median of the
+//! rounds' `(ours − floor) / (deadpool − floor)`: what each pool adds to the
+//! cycle, compared; it does not move with the ceiling, which on the shared
+//! machine here does, by itself taking one-task cells from ~1.6× to ~1.3×).
 //!
 //! One process's figure for a cell moves from process to process by more
 //! than its interquartile range (16 on 4 connections, six runs of one
@@ -144,9 +148,9 @@ fn one_run(options: &Options) {
         .expect("a runtime");
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!(
-        "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling |"
+        "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling | ours/deadpool above the floor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut built: Vec<(usize, [Contender; 3])> = Vec::new();
     for &(workers, size) in &options.cells {
         if !built.iter().any(|(s, _)| *s == size) {
@@ -183,8 +187,9 @@ fn one_run(options: &Options) {
         };
         let mut ours = ratios(&times[1], &times[0]);
         let mut ceiling = ratios(&times[1], &times[2]);
+        let mut above = above_floor(&times[0], &times[1], &times[2]);
         println!(
-            "| w{workers}s{size} | {:.0} | {:.0} | {:.0} | {:.2}× ({:.2}–{:.2}) | {:.2}× |",
+            "| w{workers}s{size} | {:.0} | {:.0} | {:.0} | {:.2}× ({:.2}–{:.2}) | {:.2}× | {} |",
             per_cycle(&times[0]),
             per_cycle(&times[1]),
             per_cycle(&times[2]),
@@ -192,12 +197,30 @@ fn one_run(options: &Options) {
             quantile(&mut ours, 0.25),
             quantile(&mut ours, 0.75),
             quantile(&mut ceiling, 0.5),
+            if above.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("{:.2}", quantile(&mut above, 0.5))
+            },
         );
     }
     println!(
         "\n{} rounds of {} cycles per contender and cell, order rotating; 2 runtime threads.",
         options.rounds, options.cycles
     );
+}
+
+/// Per round, our time above the floor over deadpool's; rounds where
+/// deadpool measured at or below the floor give none.
+fn above_floor(ours: &[Duration], theirs: &[Duration], floor: &[Duration]) -> Vec<f64> {
+    ours.iter()
+        .zip(theirs)
+        .zip(floor)
+        .filter_map(|((o, t), f)| {
+            let (o, t, f) = (o.as_secs_f64(), t.as_secs_f64(), f.as_secs_f64());
+            (t > f).then(|| (o - f) / (t - f))
+        })
+        .collect()
 }
 
 /// Whole runs in processes of their own, and their summary.
@@ -208,9 +231,13 @@ mod processes {
 
     use super::{quantile, Options};
 
-    /// Runs `binary` with `args`; its per-cell ratios (ours/deadpool), in
-    /// the order its table lists them.
-    fn one(binary: &Path, args: &[String]) -> Result<Vec<(String, f64)>, String> {
+    /// One cell of one run: ours/deadpool, and ours/deadpool above the
+    /// floor (absent from the tables of builds before that column).
+    type Row = (String, f64, Option<f64>);
+
+    /// Runs `binary` with `args`; its per-cell figures, in the order its
+    /// table lists them.
+    fn one(binary: &Path, args: &[String]) -> Result<Vec<Row>, String> {
         let out = Command::new(binary)
             .args(args)
             .output()
@@ -230,16 +257,17 @@ mod processes {
         Ok(rows)
     }
 
-    /// The cells and ratios of one run's table: the first column, and the
-    /// number before `×` in the fifth.
-    fn ratios(table: &str) -> Vec<(String, f64)> {
+    /// The cells and figures of one run's table: the first column, the
+    /// number before `×` in the fifth, and the seventh's number if any.
+    fn ratios(table: &str) -> Vec<Row> {
         table
             .lines()
             .filter_map(|line| {
                 let cols: Vec<&str> = line.split('|').map(str::trim).collect();
                 let cell = cols.get(1).filter(|c| c.starts_with('w'))?;
                 let ratio = cols.get(5)?.split('×').next()?.parse().ok()?;
-                Some(((*cell).to_owned(), ratio))
+                let above = cols.get(7).and_then(|c| c.parse().ok());
+                Some(((*cell).to_owned(), ratio, above))
             })
             .collect()
     }
@@ -250,8 +278,10 @@ mod processes {
         if let Some(other) = &options.against {
             builds.push((other, "the other build"));
         }
-        // Per build, per cell, one ratio per run; cells in the first run's order.
+        // Per build, per cell, one figure per run; cells in the first run's
+        // order.
         let mut got: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); builds.len()];
+        let mut got_above: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); builds.len()];
         let mut order: Vec<String> = Vec::new();
         for run in 0..options.processes {
             for k in 0..builds.len() {
@@ -264,15 +294,18 @@ mod processes {
                     options.processes,
                     builds[b].1
                 );
-                for (cell, ratio) in one(builds[b].0, &options.child_args)? {
+                for (cell, ratio, above) in one(builds[b].0, &options.child_args)? {
                     if !order.contains(&cell) {
                         order.push(cell.clone());
+                    }
+                    if let Some(above) = above {
+                        got_above[b].entry(cell.clone()).or_default().push(above);
                     }
                     got[b].entry(cell).or_default().push(ratio);
                 }
             }
         }
-        let summary = |values: Option<&Vec<f64>>| -> String {
+        let summary = |values: Option<&Vec<f64>>, unit: &str| -> String {
             let Some(values) = values.filter(|v| !v.is_empty()) else {
                 return "—".into();
             };
@@ -283,24 +316,35 @@ mod processes {
                 quantile(&mut v, 1.0),
             );
             let each: Vec<String> = values.iter().map(|r| format!("{r:.2}")).collect();
-            format!("{mid:.2}× ({lo:.2}–{hi:.2}) [{}]", each.join(" "))
+            format!("{mid:.2}{unit} ({lo:.2}–{hi:.2}) [{}]", each.join(" "))
         };
         let names: Vec<&str> = builds.iter().map(|(_, name)| *name).collect();
-        println!("| cell | {} |", names.join(" | "));
-        println!("|---|{}", "---:|".repeat(names.len()));
-        for cell in &order {
-            let cols: Vec<String> = got.iter().map(|g| summary(g.get(cell))).collect();
-            println!("| {cell} | {} |", cols.join(" | "));
-        }
-        println!(
-            "\nours/deadpool per cell: the median of {} whole runs (lowest–highest) [each run's median]{}.",
-            options.processes,
-            if builds.len() > 1 {
-                format!("; --against {}", builds[1].0.display())
-            } else {
-                String::new()
+        let table = |got: &[BTreeMap<String, Vec<f64>>], unit: &str| {
+            println!("| cell | {} |", names.join(" | "));
+            println!("|---|{}", "---:|".repeat(names.len()));
+            for cell in &order {
+                let cols: Vec<String> = got.iter().map(|g| summary(g.get(cell), unit)).collect();
+                println!("| {cell} | {} |", cols.join(" | "));
             }
+        };
+        let against = if builds.len() > 1 {
+            format!("; --against {}", builds[1].0.display())
+        } else {
+            String::new()
+        };
+        table(&got, "×");
+        println!(
+            "\nours/deadpool per cell: the median of {} whole runs (lowest–highest) [each run's median]{against}.",
+            options.processes,
         );
+        if got_above.iter().any(|g| !g.is_empty()) {
+            println!();
+            table(&got_above, "");
+            println!(
+                "\nour time above the no-pool floor over deadpool's (lower is better), per cell: the median of {} whole runs (lowest–highest) [each run's median].",
+                options.processes,
+            );
+        }
         Ok(())
     }
 
@@ -308,11 +352,17 @@ mod processes {
     mod tests {
         #[test]
         fn reads_a_runs_table() {
-            let table = "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling |\n|---|---:|---:|---:|---:|---:|\n| w1s4 | 980 | 1225 | 811 | 1.22× (1.18–1.27) | 1.45× |\n| w16s4 | 909 | 1189 | 175 | 1.31× (1.26–1.35) | 6.97× |\n\n31 rounds of 16384 cycles per contender and cell, order rotating; 2 runtime threads.\n";
+            let table = "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling | ours/deadpool above the floor |\n|---|---:|---:|---:|---:|---:|---:|\n| w1s4 | 980 | 1225 | 811 | 1.22× (1.18–1.27) | 1.45× | 0.41 |\n| w16s4 | 909 | 1189 | 175 | 1.31× (1.26–1.35) | 6.97× | — |\n\n31 rounds of 16384 cycles per contender and cell, order rotating; 2 runtime threads.\n";
             assert_eq!(
                 super::ratios(table),
-                vec![("w1s4".to_owned(), 1.22), ("w16s4".to_owned(), 1.31)]
+                vec![
+                    ("w1s4".to_owned(), 1.22, Some(0.41)),
+                    ("w16s4".to_owned(), 1.31, None)
+                ]
             );
+            // A table from a build before the last column.
+            let old = "| w1s4 | 980 | 1225 | 811 | 1.22× (1.18–1.27) | 1.45× |\n";
+            assert_eq!(super::ratios(old), vec![("w1s4".to_owned(), 1.22, None)]);
         }
     }
 }
