@@ -84,23 +84,22 @@ pub(super) fn get<T: Any + Send + Sync>(pool: u64, generation: u64) -> Option<Ar
 /// thread remembers that instance, else dropped.
 pub(super) fn give_back<T: Any + Send + Sync>(instance: Arc<T>) {
     let instance: Shared = instance;
-    // What is not kept is dropped after the thread-local is released: the
-    // last reference's drop drops connections.
+    // What is not kept (the reference, or a surplus) is dropped after the
+    // thread-local is released: the last reference's drop drops connections.
     let _dropped = LAST.try_with(|last| {
         let mut last = last.borrow_mut();
-        let Some(entry) = last.as_mut() else {
-            return vec![instance];
-        };
-        if !std::ptr::addr_eq(entry.instance.as_ptr(), Arc::as_ptr(&instance)) {
-            return vec![instance];
+        match last.as_mut() {
+            Some(entry) if std::ptr::addr_eq(entry.instance.as_ptr(), Arc::as_ptr(&instance)) => {
+                let surplus = if entry.ready.len() >= MOST {
+                    entry.ready.split_off(MOST / 2)
+                } else {
+                    Vec::new()
+                };
+                entry.ready.push(instance);
+                (None, surplus)
+            }
+            _ => (Some(instance), Vec::new()),
         }
-        let surplus = if entry.ready.len() >= MOST {
-            entry.ready.split_off(MOST / 2)
-        } else {
-            Vec::new()
-        };
-        entry.ready.push(instance);
-        surplus
     });
 }
 
