@@ -24,6 +24,7 @@
 pub mod core;
 mod counter;
 mod instance;
+mod lent;
 mod mailbox;
 mod recent;
 pub mod slots;
@@ -32,14 +33,14 @@ mod waiting;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use self::core::{Begin, InitCell, InitGuard, InitTicket, Published};
 use self::instance::Instance;
-pub use self::instance::PooledConnection;
+pub use self::lent::PooledConnection;
 use self::slots::{Lease, SlotStats, Slots, TryAcquire};
 pub use self::tracked::PoolMetrics;
 use self::tracked::Tracked;
@@ -347,6 +348,11 @@ impl ConnectionPool {
                         unreachable!("the claim is held until here");
                     };
                     let (instance, published) = ticket.complete(built);
+                    // Only now is there an `Arc` for the deadline thread to
+                    // hold weakly; callers queued since it was published are
+                    // seen at its first look.
+                    let watched: Weak<Instance> = Arc::downgrade(&instance);
+                    instance.deadlines.attach(watched);
                     if published == Published::No {
                         self.close_instance(&instance).await;
                         return Err(PoolError::Closed);
@@ -360,7 +366,7 @@ impl ConnectionPool {
     /// Opens `size` connections; the first also sets WAL and the schema.
     async fn build(&self) -> Result<Instance, PoolError> {
         self.metrics.builds.fetch_add(1, Ordering::Relaxed);
-        let slots = Arc::new(Slots::<Tracked, Waiter>::new(self.config.size));
+        let slots = Slots::<Tracked, Waiter>::new(self.config.size);
         for i in 0..self.config.size {
             let conn = self.open_connection(i == 0).await?;
             match slots.add(conn) {
@@ -378,7 +384,7 @@ impl ConnectionPool {
             path: self.config.path.clone(),
             reason,
         };
-        let deadlines = DeadlineThread::spawn(&slots)
+        let deadlines = DeadlineThread::spawn()
             .map_err(|e| open_error(format!("cannot start the pool's deadline thread: {e}")))?;
         let checkpointer = Checkpointer::start(
             self.config.path.clone(),

@@ -23,17 +23,16 @@
 //! (or ends), so a closed instance must hold nothing open, and does not
 //! (`Instance::shut`, which a pool's drop runs too).
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+
+use super::instance::Instance;
 
 /// How many references a thread takes at once when it has none ready.
 const SPARES: usize = 16;
 /// How many references a thread keeps at most; beyond, it drops half.
 const MOST: usize = 4 * SPARES;
-
-type Shared = Arc<dyn Any + Send + Sync>;
 
 /// What one thread remembers.
 struct Entry {
@@ -41,9 +40,14 @@ struct Entry {
     generation: u64,
     /// The instance, to tell whether it is still alive once no reference is
     /// ready, and which instance a given-back reference belongs to.
-    instance: Weak<dyn Any + Send + Sync>,
-    /// References to it, ready for this thread's next acquires.
-    ready: Vec<Shared>,
+    instance: Weak<Instance>,
+    /// A reference to it for this thread's next acquire, kept in the entry
+    /// itself: a thread that acquires and releases one connection at a time
+    /// takes it and puts it back here, and never reaches into `ready`'s
+    /// buffer (a load less on the chain an acquire waits on).
+    next: Option<Arc<Instance>>,
+    /// More references to it, ready for this thread's acquires after that.
+    ready: Vec<Arc<Instance>>,
 }
 
 thread_local! {
@@ -59,22 +63,18 @@ pub(super) fn pool_number() -> u64 {
 /// The instance this thread last got from pool `pool` for `generation` or a
 /// later one, if it is still alive. (Nothing while the thread's locals are
 /// being destroyed.)
-pub(super) fn get<T: Any + Send + Sync>(pool: u64, generation: u64) -> Option<Arc<T>> {
+pub(super) fn get(pool: u64, generation: u64) -> Option<Arc<Instance>> {
     LAST.try_with(|last| {
         let mut last = last.borrow_mut();
         let entry = last.as_mut()?;
         if entry.pool != pool || entry.generation < generation {
             return None;
         }
-        let one = match entry.ready.pop() {
-            Some(one) => one,
-            None => {
-                let one = entry.instance.upgrade()?;
-                entry.ready.extend((1..SPARES).map(|_| Arc::clone(&one)));
-                one
-            }
-        };
-        one.downcast::<T>().ok()
+        entry.next.take().or_else(|| entry.ready.pop()).or_else(|| {
+            let one = entry.instance.upgrade()?;
+            entry.ready.extend((1..SPARES).map(|_| Arc::clone(&one)));
+            Some(one)
+        })
     })
     .ok()
     .flatten()
@@ -82,14 +82,17 @@ pub(super) fn get<T: Any + Send + Sync>(pool: u64, generation: u64) -> Option<Ar
 
 /// Takes back a reference [`get`] (or the cell) gave: kept ready if this
 /// thread remembers that instance, else dropped.
-pub(super) fn give_back<T: Any + Send + Sync>(instance: Arc<T>) {
-    let instance: Shared = instance;
+pub(super) fn give_back(instance: Arc<Instance>) {
     // What is not kept (the reference, or a surplus) is dropped after the
     // thread-local is released: the last reference's drop drops connections.
     let _dropped = LAST.try_with(|last| {
         let mut last = last.borrow_mut();
         match last.as_mut() {
-            Some(entry) if std::ptr::addr_eq(entry.instance.as_ptr(), Arc::as_ptr(&instance)) => {
+            Some(entry) if std::ptr::eq(entry.instance.as_ptr(), Arc::as_ptr(&instance)) => {
+                if entry.next.is_none() {
+                    entry.next = Some(instance);
+                    return (None, Vec::new());
+                }
                 let surplus = if entry.ready.len() >= MOST {
                     entry.ready.split_off(MOST / 2)
                 } else {
@@ -104,12 +107,12 @@ pub(super) fn give_back<T: Any + Send + Sync>(instance: Arc<T>) {
 }
 
 /// Remembers that pool `pool`'s cell gave `instance` for `generation`.
-pub(super) fn remember<T: Any + Send + Sync>(pool: u64, generation: u64, instance: &Arc<T>) {
-    let weak: Weak<T> = Arc::downgrade(instance);
+pub(super) fn remember(pool: u64, generation: u64, instance: &Arc<Instance>) {
     let entry = Entry {
         pool,
         generation,
-        instance: weak,
+        instance: Arc::downgrade(instance),
+        next: None,
         ready: Vec::new(),
     };
     // The entry it replaces is dropped after the thread-local is released.

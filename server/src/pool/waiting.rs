@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,12 @@ fn give_back(mut mailbox: SharedMailbox) {
 #[derive(Debug)]
 pub(super) struct Expired;
 
+/// What a [`DeadlineThread`] watches: the slots of a pool instance, which
+/// it holds weakly.
+pub(super) trait HasSlots: Send + Sync {
+    fn slots(&self) -> &Slots<Tracked, Waiter>;
+}
+
 /// A caller queued for a connection: how to wake it, and until when it waits.
 pub(super) struct Waiter {
     pub(super) waker: Waker,
@@ -83,6 +89,9 @@ struct DeadlineShared {
     wake_at: AtomicU64,
     epoch: Instant,
     stop: AtomicBool,
+    /// The instance whose queue the thread times out, from
+    /// [`DeadlineThread::attach`] on.
+    watched: OnceLock<Weak<dyn HasSlots>>,
 }
 
 impl DeadlineShared {
@@ -92,27 +101,44 @@ impl DeadlineShared {
 }
 
 impl DeadlineThread {
-    /// Starts the thread for `slots`; it holds them weakly.
-    pub(super) fn spawn<C: Send + 'static>(slots: &Arc<Slots<C, Waiter>>) -> std::io::Result<Self> {
+    /// Starts the thread. It watches nothing until [`Self::attach`]: the
+    /// instance it watches holds it, so is built after it.
+    pub(super) fn spawn() -> std::io::Result<Self> {
         let shared = Arc::new(DeadlineShared {
             wake_at: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
             stop: AtomicBool::new(false),
+            watched: OnceLock::new(),
         });
-        let slots = Arc::downgrade(slots);
         let mine = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("racegate-pool-deadlines".into())
-            .spawn(move || Self::run(&slots, &mine))?;
+            .spawn(move || Self::run(&mine))?;
         Ok(Self {
             shared,
             thread: handle.thread().clone(),
         })
     }
 
-    fn run<C>(slots: &Weak<Slots<C, Waiter>>, shared: &DeadlineShared) {
+    /// Gives the thread the instance to watch, held weakly (the thread ends
+    /// once it is gone). Callers that queued before are timed out too: the
+    /// thread's first look sees them.
+    pub(super) fn attach(&self, instance: Weak<dyn HasSlots>) {
+        if self.shared.watched.set(instance).is_ok() {
+            self.thread.unpark();
+        }
+    }
+
+    fn run(shared: &DeadlineShared) {
         while !shared.stop.load(Ordering::SeqCst) {
-            let Some(slots) = slots.upgrade() else { return };
+            let Some(watched) = shared.watched.get() else {
+                std::thread::park();
+                continue;
+            };
+            let Some(instance) = watched.upgrade() else {
+                return;
+            };
+            let slots = instance.slots();
             // Re-plan before looking: a caller that queues after the look
             // sees `MAX` (or the new plan) and wakes the thread if its
             // deadline comes first. No wake-up is lost either way.
@@ -122,7 +148,7 @@ impl DeadlineThread {
                 waiter.waker.wake();
             }
             let next = slots.earliest(|w| w.deadline);
-            drop(slots);
+            drop(instance);
             match next {
                 Some(deadline) => {
                     shared
