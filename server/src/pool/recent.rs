@@ -41,12 +41,7 @@ struct Entry {
     /// The instance, to tell whether it is still alive once no reference is
     /// ready, and which instance a given-back reference belongs to.
     instance: Weak<Instance>,
-    /// A reference to it for this thread's next acquire, kept in the entry
-    /// itself: a thread that acquires and releases one connection at a time
-    /// takes it and puts it back here, and never reaches into `ready`'s
-    /// buffer (a load less on the chain an acquire waits on).
-    next: Option<Arc<Instance>>,
-    /// More references to it, ready for this thread's acquires after that.
+    /// References to it, ready for this thread's next acquires.
     ready: Vec<Arc<Instance>>,
 }
 
@@ -70,7 +65,7 @@ pub(super) fn get(pool: u64, generation: u64) -> Option<Arc<Instance>> {
         if entry.pool != pool || entry.generation < generation {
             return None;
         }
-        entry.next.take().or_else(|| entry.ready.pop()).or_else(|| {
+        entry.ready.pop().or_else(|| {
             let one = entry.instance.upgrade()?;
             entry.ready.extend((1..SPARES).map(|_| Arc::clone(&one)));
             Some(one)
@@ -89,10 +84,6 @@ pub(super) fn give_back(instance: Arc<Instance>) {
         let mut last = last.borrow_mut();
         match last.as_mut() {
             Some(entry) if std::ptr::eq(entry.instance.as_ptr(), Arc::as_ptr(&instance)) => {
-                if entry.next.is_none() {
-                    entry.next = Some(instance);
-                    return (None, Vec::new());
-                }
                 let surplus = if entry.ready.len() >= MOST {
                     entry.ready.split_off(MOST / 2)
                 } else {
@@ -112,7 +103,6 @@ pub(super) fn remember(pool: u64, generation: u64, instance: &Arc<Instance>) {
         pool,
         generation,
         instance: Arc::downgrade(instance),
-        next: None,
         ready: Vec::new(),
     };
     // The entry it replaces is dropped after the thread-local is released.
