@@ -168,9 +168,7 @@ impl DeadlineThread {
             self.thread.unpark();
         }
     }
-}
 
-impl DeadlineThread {
     /// Ends the thread (at once if it sleeps); queued callers are then
     /// timed out by nobody, so only once the slots are closed.
     pub(super) fn stop(&self) {
