@@ -1,5 +1,6 @@
 //! The pool's hand-off queue on a real SQLite file and a real runtime:
-//! waiters are served in arrival order; a queued acquire times out on time
+//! waiters are served in arrival order, and the wait metric counts their
+//! wait; a queued acquire times out on time
 //! (through the pool's deadline thread, not a timer of its own); an acquire
 //! dropped while queued leaves the queue and strands nothing; the deadline
 //! thread ends with the pool; and the connection's own thread is named for
@@ -76,6 +77,26 @@ fn queued_acquires_are_fair_bounded_and_leave_nothing_behind() {
             order.push(rx.recv().await.unwrap());
         }
         assert_eq!(order, [0, 1, 2, 3], "served in arrival order");
+
+        // The wait metric counts how long a queued caller waited (its
+        // clock is the CPU's tick counter, converted when read).
+        let held = pool.acquire().await.unwrap();
+        let wait_before = pool.stats().acquire_wait_micros;
+        let waiter = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move { pool.acquire().await.map(drop) }
+        });
+        let queued_at = Instant::now();
+        queued(&pool, 1).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        drop(held);
+        waiter.await.unwrap().expect("served");
+        let at_most = queued_at.elapsed();
+        let counted = Duration::from_micros(pool.stats().acquire_wait_micros - wait_before);
+        assert!(
+            counted >= Duration::from_millis(145) && counted <= at_most + Duration::from_millis(5),
+            "a wait of 150 ms to {at_most:?} counted as {counted:?}"
+        );
 
         // A queued acquire times out after the timeout, not long after.
         let held = pool.acquire().await.unwrap();

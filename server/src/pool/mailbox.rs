@@ -130,9 +130,10 @@ impl<C, W> Mailbox<C, W> {
         lock(&self.state).waker.as_ref().map(key)
     }
 
-    /// Whether `due` says this still-waiting caller's time is up.
-    pub(super) fn is_due(&self, due: &impl Fn(&W) -> bool) -> bool {
-        let mail = lock(&self.state);
-        matches!(mail.letter, Letter::Waiting) && mail.waker.as_ref().is_some_and(due)
+    /// Whether `due` says this still-waiting caller's time is up (it may
+    /// change the caller's `W`: give it a deadline).
+    pub(super) fn is_due(&self, due: &mut impl FnMut(&mut W) -> bool) -> bool {
+        let mut mail = lock(&self.state);
+        matches!(mail.letter, Letter::Waiting) && mail.waker.as_mut().is_some_and(due)
     }
 }

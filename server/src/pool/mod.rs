@@ -16,8 +16,10 @@
 //! - **bounded and fair**: at most `size` connections; a caller that finds
 //!   none idle queues, and a release hands its connection straight to the
 //!   longest-waiting caller (no wake-up is wasted on a caller that then
-//!   finds nothing). An acquire waits at most `acquire_timeout`, then fails
-//!   with [`PoolError::Timeout`] (a 503);
+//!   finds nothing). An acquire waits `acquire_timeout`, then fails with
+//!   [`PoolError::Timeout`] (a 503): never sooner, and no later than a
+//!   thirty-second of the timeout (at most 100 ms) after it, as the deadline
+//!   thread gives a queued caller its deadline at its next look;
 //! - **closable**: [`ConnectionPool::close`] wakes every waiter with
 //!   [`PoolError::Closed`] and closes each connection once it is idle.
 
@@ -28,13 +30,14 @@ mod lent;
 mod mailbox;
 mod recent;
 pub mod slots;
+mod stamp;
 mod tracked;
 mod waiting;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -44,7 +47,7 @@ pub use self::lent::PooledConnection;
 use self::slots::{Lease, SlotStats, Slots, TryAcquire};
 pub use self::tracked::PoolMetrics;
 use self::tracked::Tracked;
-use self::waiting::{DeadlineThread, Queued, Waiter, Waiting};
+use self::waiting::{DeadlineThread, Queued, Waited, Waiter, Waiting};
 use crate::bugs::{Bug, DispatchGone, Faults, RuntimeBoundDispatch};
 use crate::checkpoint::{self, Checkpointer};
 use crate::db::{self, ConnectionSettings, Synchronous, WriteLock};
@@ -56,7 +59,8 @@ pub struct PoolConfig {
     pub path: PathBuf,
     /// The most connections open at once.
     pub size: usize,
-    /// The longest an acquire waits for a free connection.
+    /// How long an acquire waits for a free connection before it fails (a
+    /// queued one ends up to a thirty-second of this, at most 100 ms, later).
     pub acquire_timeout: Duration,
     /// How long a connection waits for SQLite's write lock.
     pub busy_timeout: Duration,
@@ -177,6 +181,8 @@ pub struct ConnectionPool {
 impl ConnectionPool {
     /// A pool that opens nothing until first used.
     pub fn new(config: PoolConfig) -> Arc<Self> {
+        // The wait metric's ticks convert against a reading from here on.
+        stamp::start();
         let guard = if config.faults.is_on(Bug::UnguardedInit) {
             InitGuard::Off
         } else {
@@ -221,13 +227,12 @@ impl ConnectionPool {
         }
         // Set when this acquire first has to wait; it waits at most the
         // timeout from then.
-        let mut started = None;
-        match self.acquire_inner(ready, &mut started).await {
+        let mut waited = Waited::default();
+        match self.acquire_inner(ready, &mut waited).await {
             Ok(conn) => {
                 self.metrics.acquires.bump();
-                if let Some(started) = started {
-                    let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    self.metrics.acquire_wait_micros.add(waited);
+                if let Some(ticks) = waited.ticks() {
+                    self.metrics.acquire_wait_ticks.add(ticks);
                 }
                 Ok(conn)
             }
@@ -245,7 +250,7 @@ impl ConnectionPool {
     async fn acquire_inner(
         &self,
         mut ready: Option<Arc<Instance>>,
-        started: &mut Option<Instant>,
+        waited: &mut Waited,
     ) -> Result<PooledConnection, SlowPath> {
         let timeout = self.config.acquire_timeout;
         loop {
@@ -255,7 +260,7 @@ impl ConnectionPool {
             let instance = match current {
                 Some(instance) => instance,
                 None => {
-                    let deadline = waiting::deadline(started, timeout);
+                    let deadline = waited.deadline(timeout);
                     tokio::time::timeout_at(deadline.into(), self.instance())
                         .await
                         .map_err(|_| SlowPath::TimedOut)??
@@ -266,13 +271,13 @@ impl ConnectionPool {
                     slots: &instance.slots,
                     deadlines: &instance.deadlines,
                     timeout,
-                    started: &mut *started,
+                    waited: &mut *waited,
                     mailbox: None,
                 }
                 .await
                 .map_err(|_| SlowPath::TimedOut)?,
                 Some(dispatch) => {
-                    let deadline = waiting::deadline(started, timeout);
+                    let deadline = waited.deadline(timeout);
                     tokio::time::timeout_at(
                         deadline.into(),
                         self.ask_dispatch(&instance.slots, dispatch),
@@ -384,7 +389,7 @@ impl ConnectionPool {
             path: self.config.path.clone(),
             reason,
         };
-        let deadlines = DeadlineThread::spawn()
+        let deadlines = DeadlineThread::spawn(self.config.acquire_timeout)
             .map_err(|e| open_error(format!("cannot start the pool's deadline thread: {e}")))?;
         let checkpointer = Checkpointer::start(
             self.config.path.clone(),
@@ -496,7 +501,10 @@ impl ConnectionPool {
             waiters: m.waiters.load(Ordering::Relaxed) + slots.queued,
             builds: m.builds.load(Ordering::Relaxed),
             acquires: m.acquires.sum(),
-            acquire_wait_micros: m.acquire_wait_micros.sum(),
+            acquire_wait_micros: u64::try_from(
+                stamp::duration(m.acquire_wait_ticks.sum()).as_micros(),
+            )
+            .unwrap_or(u64::MAX),
             timeouts: m.timeouts.load(Ordering::Relaxed),
         }
     }

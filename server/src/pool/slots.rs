@@ -464,15 +464,20 @@ impl<C, W> Slots<C, W> {
     /// finds [`Opened::TimedOut`]. A caller already handed a connection is
     /// not in the queue, so it keeps the connection: a wait either expires
     /// or is served, never both.
-    pub fn expire(&self, due: impl Fn(&W) -> bool) -> Vec<W> {
+    ///
+    /// `due` sees every queued caller at least once, and may change its `W`
+    /// (the deadline thread gives a caller it sees first its deadline).
+    pub fn expire(&self, mut due: impl FnMut(&mut W) -> bool) -> Vec<W> {
         let mut state = lock(&self.state);
-        if !state.queue.iter().any(|m| m.is_due(&due)) {
+        // Every caller, not only up to the first due one.
+        let due_now = state.queue.iter().filter(|m| m.is_due(&mut due)).count();
+        if due_now == 0 {
             return Vec::new();
         }
         let mut woken = Vec::new();
         let queue = std::mem::take(&mut state.queue);
         for mailbox in queue {
-            if mailbox.is_due(&due) {
+            if mailbox.is_due(&mut due) {
                 if let Ok(Some(waker)) = mailbox.fill(Letter::TimedOut) {
                     woken.push(waker);
                 }

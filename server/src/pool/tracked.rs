@@ -14,7 +14,8 @@ pub struct PoolMetrics {
     pub(super) closed: AtomicU64,
     pub(super) waiters: AtomicUsize,
     pub(super) acquires: StripedCounter,
-    pub(super) acquire_wait_micros: StripedCounter,
+    /// In [`super::stamp`]'s ticks.
+    pub(super) acquire_wait_ticks: StripedCounter,
     pub(super) timeouts: AtomicU64,
 }
 

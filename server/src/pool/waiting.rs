@@ -1,6 +1,7 @@
 //! How a caller waits for a connection when none is idle: its [`Queued`]
 //! future, with a mailbox in the slots' queue, and the [`DeadlineThread`]
-//! that times queued callers out without a timer per acquire.
+//! that times queued callers out without a timer, or a clock read, per
+//! acquire.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,12 +11,53 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::slots::{Lease, Mailbox, Opened, Queue, Release, Slots};
+use super::stamp::{self, Stamp};
 use super::tracked::Tracked;
 
-/// When an acquire stops waiting: `timeout` after it first had to wait,
-/// which this call records if it is the first.
-pub(super) fn deadline(started: &mut Option<Instant>, timeout: Duration) -> Instant {
-    *started.get_or_insert_with(Instant::now) + timeout
+/// When an acquire first had to wait: a [`Stamp`] for the wait metric,
+/// and, once a deadline had to be computed here, the `Instant` it counts
+/// from.
+#[derive(Default)]
+pub(super) struct Waited {
+    since: Option<Stamp>,
+    started: Option<Instant>,
+}
+
+impl Waited {
+    /// Marks the first wait's start, if this is it: a tick count only.
+    fn begin(&mut self) {
+        self.since.get_or_insert_with(Stamp::now);
+    }
+
+    /// Whether an earlier wait of this acquire has begun.
+    fn began(&self) -> bool {
+        self.since.is_some()
+    }
+
+    /// When the acquire stops waiting: `timeout` after it first waited.
+    /// Reads the clock: for the rare waits (a build, the
+    /// `runtime-bound-pool` dispatch, a second queueing after a close);
+    /// a first queueing leaves its deadline to the [`DeadlineThread`].
+    pub(super) fn deadline(&mut self, timeout: Duration) -> Instant {
+        let since = self.since;
+        let started = *self.started.get_or_insert_with(|| {
+            let now = Instant::now();
+            // Queued before, deadline given by the thread: count from
+            // that wait's start, as the ticks since it tell (to within the
+            // tick rate's calibration).
+            since.map_or(now, |since| {
+                now.checked_sub(stamp::duration(since.ticks_since()))
+                    .unwrap_or(now)
+            })
+        });
+        self.begin();
+        started + timeout
+    }
+
+    /// Ticks since the first wait began, if the acquire waited.
+    pub(super) fn ticks(&self) -> Option<u64> {
+        self.since.map(Stamp::ticks_since)
+    }
 }
 
 /// A queued caller's mailbox, shared with the slots' queue.
@@ -60,10 +102,11 @@ pub(super) trait HasSlots: Send + Sync {
     fn slots(&self) -> &Slots<Tracked, Waiter>;
 }
 
-/// A caller queued for a connection: how to wake it, and until when it waits.
+/// A caller queued for a connection: how to wake it, and until when it
+/// waits (`None` until the [`DeadlineThread`] first sees it).
 pub(super) struct Waiter {
     pub(super) waker: Waker,
-    deadline: Instant,
+    deadline: Option<Instant>,
 }
 
 /// Times out the acquires queued in one instance's slots, so that a queued
@@ -72,12 +115,15 @@ pub(super) struct Waiter {
 /// took the pool from about 1.0× to about 0.75× deadpool's throughput.
 ///
 /// One std thread per pool build, bound to no runtime, like the connections'
-/// own threads. It sleeps until the earliest deadline in the queue (or until
-/// a caller queues when the queue was empty), takes out whoever is due and
-/// wakes them; a caller with a later deadline than the planned wake-up does
-/// not disturb it. Deadlines within one build are almost always in queue
-/// order (one `acquire_timeout` for all), so in steady contention the thread
-/// wakes about once per timeout. It ends when the instance is dropped.
+/// own threads. A caller queues without reading the clock: the thread gives
+/// each caller it sees for the first time its deadline, `timeout` from that
+/// look, which comes after the caller began waiting, so no wait ends before
+/// its timeout. While anyone is queued the thread looks at least every
+/// [`DeadlineShared::every`] (a thirty-second of the timeout, 1–100 ms), so
+/// no wait lasts more than that past its timeout either. At each look it
+/// takes out whoever is due and wakes them, then sleeps until the earliest
+/// deadline or the next look; with nobody queued it sleeps until a caller
+/// queues. It ends when the instance is dropped.
 pub(super) struct DeadlineThread {
     shared: Arc<DeadlineShared>,
     thread: std::thread::Thread,
@@ -85,9 +131,14 @@ pub(super) struct DeadlineThread {
 
 struct DeadlineShared {
     /// The thread's planned wake-up, in nanoseconds since `epoch`;
-    /// `u64::MAX` while it re-plans or sleeps with nothing to wait for.
+    /// `u64::MAX` while it re-plans or sleeps with nobody queued.
     wake_at: AtomicU64,
     epoch: Instant,
+    /// The pool's `acquire_timeout`.
+    timeout: Duration,
+    /// The longest the thread sleeps while anyone is queued: how late a
+    /// deadline it gives can come, at most.
+    every: Duration,
     stop: AtomicBool,
     /// The instance whose queue the thread times out, from
     /// [`DeadlineThread::attach`] on.
@@ -101,12 +152,15 @@ impl DeadlineShared {
 }
 
 impl DeadlineThread {
-    /// Starts the thread. It watches nothing until [`Self::attach`]: the
-    /// instance it watches holds it, so is built after it.
-    pub(super) fn spawn() -> std::io::Result<Self> {
+    /// Starts the thread, for callers that wait at most `timeout`. It
+    /// watches nothing until [`Self::attach`]: the instance it watches
+    /// holds it, so is built after it.
+    pub(super) fn spawn(timeout: Duration) -> std::io::Result<Self> {
         let shared = Arc::new(DeadlineShared {
             wake_at: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
+            timeout,
+            every: (timeout / 32).clamp(Duration::from_millis(1), Duration::from_millis(100)),
             stop: AtomicBool::new(false),
             watched: OnceLock::new(),
         });
@@ -140,31 +194,44 @@ impl DeadlineThread {
             };
             let slots = instance.slots();
             // Re-plan before looking: a caller that queues after the look
-            // sees `MAX` (or the new plan) and wakes the thread if its
-            // deadline comes first. No wake-up is lost either way.
+            // sees `MAX` (or the new plan) and wakes the thread if it needs
+            // a look sooner. No wake-up is lost either way.
             shared.wake_at.store(u64::MAX, Ordering::SeqCst);
             let now = Instant::now();
-            for waiter in slots.expire(|w| w.deadline <= now) {
+            // A caller seen for the first time gets its deadline from a
+            // clock read inside `expire`, under the slots' lock: after it
+            // queued, so after it began waiting.
+            let mut first_seen = None;
+            let due = |w: &mut Waiter| {
+                let deadline = *w.deadline.get_or_insert_with(|| {
+                    *first_seen.get_or_insert_with(|| Instant::now() + shared.timeout)
+                });
+                deadline <= now
+            };
+            for waiter in slots.expire(due) {
                 waiter.waker.wake();
             }
-            let next = slots.earliest(|w| w.deadline);
+            // One that queued since the look has no deadline yet: look
+            // again at once.
+            let next = slots
+                .earliest(|w| w.deadline.unwrap_or(now))
+                .map(|deadline| deadline.min(now + shared.every));
             drop(instance);
             match next {
-                Some(deadline) => {
-                    shared
-                        .wake_at
-                        .store(shared.nanos(deadline), Ordering::SeqCst);
-                    std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+                Some(next) => {
+                    shared.wake_at.store(shared.nanos(next), Ordering::SeqCst);
+                    std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
                 }
                 None => std::thread::park(),
             }
         }
     }
 
-    /// A caller just queued with `deadline`: wake the thread if it planned
-    /// to sleep past it.
-    fn queued(&self, deadline: Instant) {
-        if self.shared.nanos(deadline) < self.shared.wake_at.load(Ordering::SeqCst) {
+    /// A caller just queued, with a `deadline` if it had one already: wake
+    /// the thread if it sleeps with nobody queued, or past that deadline.
+    fn queued(&self, deadline: Option<Instant>) {
+        let by = deadline.map_or(u64::MAX - 1, |at| self.shared.nanos(at));
+        if by < self.shared.wake_at.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
     }
@@ -193,7 +260,7 @@ pub(super) struct Queued<'a> {
     pub(super) deadlines: &'a DeadlineThread,
     pub(super) timeout: Duration,
     /// When the acquire first waited; set here if this is its first wait.
-    pub(super) started: &'a mut Option<Instant>,
+    pub(super) waited: &'a mut Waited,
     /// Set once queued.
     pub(super) mailbox: Option<SharedMailbox>,
 }
@@ -205,7 +272,14 @@ impl Future for Queued<'_> {
         let this = &mut *self;
         let done = match &this.mailbox {
             None => {
-                let deadline = deadline(this.started, this.timeout);
+                // A first wait reads no clock; a later one (after a close)
+                // keeps the first one's deadline.
+                let deadline = if this.waited.began() {
+                    Some(this.waited.deadline(this.timeout))
+                } else {
+                    this.waited.begin();
+                    None
+                };
                 let mailbox = mailbox(Waiter {
                     waker: cx.waker().clone(),
                     deadline,
