@@ -465,27 +465,24 @@ impl<C, W> Slots<C, W> {
     /// not in the queue, so it keeps the connection: a wait either expires
     /// or is served, never both.
     ///
-    /// `due` sees every queued caller at least once, and may change its `W`
-    /// (the deadline thread gives a caller it sees first its deadline).
+    /// `due` sees every queued caller once, and may change its `W` (the
+    /// deadline thread gives a caller it sees first its deadline).
     pub fn expire(&self, mut due: impl FnMut(&mut W) -> bool) -> Vec<W> {
         let mut state = lock(&self.state);
-        // Every caller, not only up to the first due one.
-        let due_now = state.queue.iter().filter(|m| m.is_due(&mut due)).count();
-        if due_now == 0 {
-            return Vec::new();
-        }
+        let queued = state.queue.len();
         let mut woken = Vec::new();
-        let queue = std::mem::take(&mut state.queue);
-        for mailbox in queue {
-            if mailbox.is_due(&mut due) {
-                if let Ok(Some(waker)) = mailbox.fill(Letter::TimedOut) {
-                    woken.push(waker);
-                }
-            } else {
-                state.queue.push_back(mailbox);
+        state.queue.retain(|mailbox| {
+            if !mailbox.is_due(&mut due) {
+                return true;
             }
+            if let Ok(Some(waker)) = mailbox.fill(Letter::TimedOut) {
+                woken.push(waker);
+            }
+            false
+        });
+        if state.queue.len() != queued {
+            self.mark_waiters(&state);
         }
-        self.mark_waiters(&state);
         woken
     }
 
