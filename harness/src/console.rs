@@ -15,3 +15,10 @@ pub fn warn(text: impl std::fmt::Display) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "racegate: {text}");
 }
+
+/// Writes a line to stderr as it is: a summary kept off stdout (beside
+/// `--json`), where it would spoil the JSON.
+pub fn aside(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", text.trim_end_matches('\n'));
+}

@@ -307,11 +307,8 @@ impl Fire {
             d => d,
         };
         let rate = self.rate.map(|r| r / f64::from(count));
-        if !(0.0..=1.0).contains(&self.gate.min_pass_rate) {
-            return invalid(format!(
-                "--min-pass-rate must be between 0 and 1, got {}",
-                self.gate.min_pass_rate
-            ));
+        if let Err(e) = crate::gate::check_pass_rate("--min-pass-rate", self.gate.min_pass_rate) {
+            return invalid(e);
         }
         if self.bucket_ms == 0 {
             return invalid("--bucket must be at least 1ms".to_owned());

@@ -35,6 +35,27 @@ pub struct GateResult {
     pub reasons: Vec<String>,
 }
 
+/// Checks that `rate` is a pass rate, 0 to 1: the one place every
+/// pass-rate threshold (`--min-pass-rate` of fire and merge, the `Fire`
+/// builder's gate, a scenario's `min_pass_rate` and `confidence_floor`) is
+/// checked. `name` is what the user wrote it as.
+pub fn check_pass_rate(name: &str, rate: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{name} must be between 0 and 1, got {rate}"))
+    }
+}
+
+/// Parses a pass-rate flag: a number from 0 to 1.
+pub fn parse_pass_rate(s: &str) -> Result<f64, String> {
+    let rate = s
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("{s:?} is not a number; give a pass rate from 0 to 1, e.g. 0.99"))?;
+    check_pass_rate("a pass rate", rate)
+}
+
 impl Gate {
     /// Judges a run of `total` requests with this pass rate and p99.
     pub fn judge(self, total: u64, pass_rate: f64, p99_ms: f64) -> GateResult {
@@ -59,5 +80,25 @@ impl Gate {
             passed: reasons.is_empty(),
             reasons,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_rate_is_a_number_from_zero_to_one() {
+        assert_eq!(parse_pass_rate("0.99"), Ok(0.99));
+        assert_eq!(parse_pass_rate("1"), Ok(1.0));
+        assert_eq!(parse_pass_rate("0"), Ok(0.0));
+        for bad in ["1.5", "-0.1", "99%", "NaN", ""] {
+            assert!(parse_pass_rate(bad).is_err(), "{bad:?} accepted");
+        }
+        let e = check_pass_rate("--min-pass-rate", 2.0).err();
+        assert_eq!(
+            e.as_deref(),
+            Some("--min-pass-rate must be between 0 and 1, got 2")
+        );
     }
 }

@@ -8,6 +8,9 @@ use crate::check::{Checks, Symptom};
 use crate::gate::Gate;
 use crate::request::{RequestSpec, Target};
 
+/// The default per-request (and per-connect) timeout of `fire` and `kv`.
+pub const REQUEST_TIMEOUT: &str = "10s";
+
 /// When a run ends.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Stop {

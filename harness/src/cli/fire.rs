@@ -1,38 +1,46 @@
 //! `racegate fire`: flags → [`Fire`] → report files, summary and exit code.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
+use super::flags::{GateFlags, OutputFlags, RunShape, ShapeDefaults, TargetFlags};
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::check::CheckSpec;
-use crate::console::{say, warn};
+use crate::console::{aside, say, warn};
 use crate::duration::parse_duration;
 use crate::engine::Progress;
 use crate::fire::{run_config, Fire, FireError};
 use crate::gate::Gate;
 use crate::plan::Stop;
+use crate::render::files::{write_pages, Page};
 use crate::report::Report;
 use crate::request::parse_method;
+
+/// `fire`'s defaults for the run-shape flags.
+#[derive(Debug, Clone)]
+pub struct FireDefaults;
+
+impl ShapeDefaults for FireDefaults {
+    const CONCURRENCY: usize = 50;
+    const REQUESTS: u64 = 200;
+}
 
 /// `racegate fire`.
 #[derive(Debug, Args, Clone)]
 pub struct FireArgs {
-    /// The target, e.g. http://127.0.0.1:8080/api/chat (loopback unless --allow-remote).
-    pub url: String,
-    /// Total requests (default 200 unless -z is given).
-    #[arg(short = 'n', long, conflicts_with = "duration")]
-    pub requests: Option<u64>,
-    /// Run for this long instead: 500ms, 10s, 2m.
+    /// Where the requests go.
+    #[command(flatten)]
+    pub target: TargetFlags,
+    /// How many, how hard.
+    #[command(flatten)]
+    pub shape: RunShape<FireDefaults>,
+    /// Run for this long instead of -n: 500ms, 10s, 2m.
     #[arg(short = 'z', long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Concurrent workers, each with its own kept-alive connection.
-    #[arg(short = 'c', long, default_value_t = 50)]
-    pub concurrency: usize,
     /// Open loop: this many requests per second, latency measured from the intended send time.
     #[arg(long)]
     pub rate: Option<f64>,
@@ -48,27 +56,18 @@ pub struct FireArgs {
     /// Request body, or @file; templates {i}, {worker}, {uuid}. Content-Type defaults to JSON for {…} bodies.
     #[arg(short = 'd', long = "data")]
     pub data: Option<String>,
-    /// Per-request timeout: 500ms, 10s.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
     /// The checks every response must pass.
     #[command(flatten)]
     pub checks: CheckSpec,
-    /// Gate: lowest acceptable pass rate, 0 to 1.
-    #[arg(long, default_value_t = 1.0)]
-    pub min_pass_rate: f64,
-    /// Gate: highest acceptable p99 latency in milliseconds.
-    #[arg(long)]
-    pub max_p99_ms: Option<f64>,
-    /// Write report.json, report.md, report.html and junit.xml here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    /// What passes.
+    #[command(flatten)]
+    pub gate: GateFlags,
+    /// What is written.
+    #[command(flatten)]
+    pub output: OutputFlags,
     /// Timeline bucket width (widened on long runs: at most 2,000 buckets).
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub bucket: Duration,
-    /// Allow a target that is not on this machine.
-    #[arg(long)]
-    pub allow_remote: bool,
     /// Run shard I of N (e.g. 2/4): indices i with i % N == I, and 1/N of --rate.
     #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "shards")]
     pub shard: Option<(u32, u32)>,
@@ -81,12 +80,6 @@ pub struct FireArgs {
     /// Name of the split run, recorded in each shard's report (merge groups by it).
     #[arg(long, env = "RACEGATE_RUN_ID")]
     pub run_id: Option<String>,
-    /// Print the report as one line of JSON on stdout (the summary goes to stderr).
-    #[arg(long)]
-    pub json: bool,
-    /// No live line and no summary.
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 /// `I/N`.
@@ -132,24 +125,20 @@ impl FireArgs {
     /// The library builder these flags describe.
     pub fn to_fire(&self) -> Result<Fire, FireError> {
         let method = parse_method(&self.method).map_err(|e| FireError::Invalid(e.to_string()))?;
-        let mut fire = Fire::get(&self.url)
+        let mut fire = Fire::get(&self.target.url)
             .method(method)
-            .concurrency(self.concurrency)
-            .timeout(self.timeout)
-            .allow_remote(self.allow_remote)
+            .concurrency(self.shape.concurrency)
+            .timeout(self.shape.timeout)
+            .allow_remote(self.target.allow_remote)
             .timeline_bucket(self.bucket)
             .checks(self.checks.clone())
-            .gate(Gate {
-                min_pass_rate: self.min_pass_rate,
-                max_p99_ms: self.max_p99_ms,
-            });
+            .gate(self.gate.over(Gate::default()));
         for h in &self.headers {
             fire = fire.header(h);
         }
-        fire = match (self.requests, self.duration) {
-            (_, Some(d)) => fire.duration(d),
-            (Some(n), None) => fire.requests(n),
-            (None, None) => fire.requests(200),
+        fire = match self.duration {
+            Some(d) => fire.duration(d),
+            None => fire.requests(self.shape.requests),
         };
         if let Some(r) = self.rate {
             fire = fire.rate(r);
@@ -192,39 +181,36 @@ pub(super) async fn run(args: &FireArgs) -> u8 {
         }
     };
     let progress = Arc::new(Progress::default());
-    let bar = (!args.quiet && std::io::stderr().is_terminal())
+    let bar = (!args.output.quiet && std::io::stderr().is_terminal())
         .then(|| spawn_progress(Arc::clone(&progress), config.stop));
     let report = run_config(config, progress).await;
     if let Some((bar, task)) = bar {
         task.abort();
         bar.finish_and_clear();
     }
-    if args.json {
-        // One line on stdout for pod logs and pipes; the summary on stderr.
-        say(&serde_json::to_string(&report)
-            .unwrap_or_else(|_| unreachable!("the report model always serialises")));
-        if !args.quiet {
-            warn_summary(&report);
-        }
-        return finish(&report, args.out.as_deref(), true);
-    }
-    finish(&report, args.out.as_deref(), args.quiet)
+    finish(&report, &args.output, Vec::new())
 }
 
-fn warn_summary(report: &Report) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{}", report.summary());
-}
-
-/// Writes the files, prints the summary, returns the gate's exit code.
-pub(super) fn finish(report: &Report, out: Option<&Path>, quiet: bool) -> u8 {
-    if let Some(dir) = out {
-        if let Err(e) = report.write(dir) {
+/// Writes the report's pages and `extra` ones under `--out`, prints the
+/// report (`--json`: one line on stdout, the summary on stderr), returns
+/// the gate's exit code.
+pub(super) fn finish(report: &Report, output: &OutputFlags, extra: Vec<Page>) -> u8 {
+    if let Some(dir) = &output.out {
+        let mut pages = report.pages();
+        pages.extend(extra);
+        if let Err(e) = write_pages(dir, pages) {
             warn(format_args!("cannot write the report: {e}"));
             return EXIT_USAGE;
         }
     }
-    if !quiet {
+    if output.json {
+        // One line on stdout for pod logs and pipes; the summary on stderr.
+        say(&serde_json::to_string(report)
+            .unwrap_or_else(|_| unreachable!("the report model always serialises")));
+        if !output.quiet {
+            aside(&report.summary());
+        }
+    } else if !output.quiet {
         say(&report.summary());
     }
     if report.gate.passed {

@@ -2,63 +2,69 @@
 //! and exit code (0 linearizable and every request answered, 1 otherwise,
 //! 2 usage or setup).
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::fire::finish;
+use super::flags::{OutputFlags, RunShape, ShapeDefaults, TargetFlags};
 use super::EXIT_USAGE;
-use crate::console::{say, warn};
-use crate::kv::{self, KvSpec};
-use crate::render::history_html;
+use crate::console::warn;
+use crate::kv::{self, spec, KvSpec};
+use crate::report::history_html;
+
+/// `kv`'s defaults for the run-shape flags: the workload's own.
+#[derive(Debug, Clone)]
+pub struct KvDefaults;
+
+impl ShapeDefaults for KvDefaults {
+    const CONCURRENCY: usize = spec::CONCURRENCY;
+    const REQUESTS: u64 = spec::REQUESTS;
+}
 
 /// `racegate kv`.
 #[derive(Debug, Args)]
 pub struct KvArgs {
-    /// The service's base URL, e.g. http://127.0.0.1:8080 (loopback unless --allow-remote).
-    pub url: String,
+    /// The service's base URL, and whether it may be remote.
+    #[command(flatten)]
+    pub target: TargetFlags,
+    /// How many operations, how hard.
+    #[command(flatten)]
+    pub shape: RunShape<KvDefaults>,
     /// The workload.
     #[command(flatten)]
     pub spec: KvSpec,
-    /// Write report.json, report.md, junit.xml and, for a violation, history.html here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Allow a target that is not on this machine.
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// No summary.
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// What is written.
+    #[command(flatten)]
+    pub output: OutputFlags,
+}
+
+impl KvArgs {
+    /// The workload these flags describe, the run shape included.
+    pub fn workload(&self) -> KvSpec {
+        KvSpec {
+            concurrency: self.shape.concurrency,
+            requests: self.shape.requests,
+            timeout: self.shape.timeout,
+            ..self.spec.clone()
+        }
+    }
 }
 
 pub(super) async fn run(args: &KvArgs) -> u8 {
-    let run = match kv::run(&args.url, &args.spec, args.allow_remote).await {
+    let url = &args.target.url;
+    let run = match kv::run(url, &args.workload(), args.target.allow_remote).await {
         Ok(r) => r,
         Err(e) => {
             warn(e);
             return EXIT_USAGE;
         }
     };
-    if let (Some(dir), Some(check)) = (&args.out, &run.report.history) {
-        if check.counterexample.is_some() {
-            let page = history_html::page(check, &run.ops, &format!("racegate kv {}", args.url));
-            if std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(dir.join("history.html"), page))
-                .is_err()
-            {
-                warn(format_args!(
-                    "cannot write {}",
-                    dir.join("history.html").display()
-                ));
-                return EXIT_USAGE;
-            }
-            if !args.quiet {
-                say(&format!(
-                    "history view: {}",
-                    dir.join("history.html").display()
-                ));
-            }
-        }
-    }
-    finish(&run.report, args.out.as_deref(), args.quiet)
+    // A violation gets its picture beside the report.
+    let extra = match &run.report.history {
+        Some(check) if check.counterexample.is_some() => vec![(
+            "history.html",
+            history_html::page(check, &run.ops, &format!("racegate kv {url}")),
+        )],
+        _ => Vec::new(),
+    };
+    finish(&run.report, &args.output, extra)
 }

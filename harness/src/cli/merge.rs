@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::fire::finish;
+use super::flags::{GateFlags, OutputFlags};
 use super::EXIT_USAGE;
 use crate::console::warn;
-use crate::gate::Gate;
 use crate::report::Report;
 
 /// `racegate merge`.
@@ -22,21 +22,12 @@ pub struct MergeArgs {
     /// skipped, so pod logs can be piped in whole).
     #[arg(required = true)]
     pub reports: Vec<PathBuf>,
-    /// Where to write the merged report (report.json, report.md, junit.xml).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Gate: lowest acceptable pass rate of the merged run, 0 to 1 (default: the runs' own).
-    #[arg(long)]
-    pub min_pass_rate: Option<f64>,
-    /// Gate: highest acceptable p99 of the merged run, in milliseconds (default: the runs' own).
-    #[arg(long)]
-    pub max_p99_ms: Option<f64>,
-    /// Print the merged report as one line of JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// No summary.
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// What passes (unset: the runs' own thresholds).
+    #[command(flatten)]
+    pub gate: GateFlags,
+    /// What is written.
+    #[command(flatten)]
+    pub output: OutputFlags,
 }
 
 /// Where a report came from, for messages.
@@ -187,23 +178,6 @@ pub(super) fn run(args: &MergeArgs) -> u8 {
         }
     }
     merged.shard = None;
-    let gate = Gate {
-        min_pass_rate: args.min_pass_rate.unwrap_or(merged.gate.gate.min_pass_rate),
-        max_p99_ms: args.max_p99_ms.or(merged.gate.gate.max_p99_ms),
-    };
-    if !(0.0..=1.0).contains(&gate.min_pass_rate) {
-        warn(format_args!(
-            "--min-pass-rate must be between 0 and 1, got {}",
-            gate.min_pass_rate
-        ));
-        return EXIT_USAGE;
-    }
-    merged.regate(gate);
-    if args.json {
-        crate::console::say(
-            &serde_json::to_string(&merged)
-                .unwrap_or_else(|_| unreachable!("the report model always serialises")),
-        );
-    }
-    finish(&merged, args.out.as_deref(), args.quiet || args.json)
+    merged.regate(args.gate.over(merged.gate.gate));
+    finish(&merged, &args.output, Vec::new())
 }

@@ -4,6 +4,7 @@
 //! codes: 0 passed, 1 failed, 2 usage or setup error.
 
 mod fire;
+pub mod flags;
 mod kv;
 mod merge;
 mod repro;

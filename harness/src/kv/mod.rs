@@ -13,7 +13,7 @@
 //! The report is a fire report (counts, clusters, latency) plus `history`:
 //! the checker's verdict and, for a violation, the counterexample.
 
-mod spec;
+pub mod spec;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -11,6 +11,11 @@ use crate::duration::{deserialize_text, parse_duration};
 use crate::request::parse_method;
 
 /// A keyed read/write workload.
+///
+/// Every default is one constant below, read by clap and serde alike. On the
+/// command line `-c`, `-n` and `--timeout` come from the shared
+/// run-shape flag group, with [`CONCURRENCY`] and
+/// [`REQUESTS`] as its defaults.
 #[derive(Clone, Debug, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct KvSpec {
@@ -18,43 +23,43 @@ pub struct KvSpec {
     #[arg(long, value_name = "'METHOD /PATH'")]
     pub read: String,
     /// JSON pointer to the value in a read's answer (an integer, or a string of one).
-    #[arg(long, default_value = "/value", value_name = "/POINTER")]
-    #[serde(default = "default_read_value")]
+    #[arg(long, default_value = READ_VALUE, value_name = "/POINTER")]
+    #[serde(default = "defaults::read_value")]
     pub read_value: String,
     /// The status a read answers when the key is absent (the initial state).
-    #[arg(long, default_value_t = 404)]
-    #[serde(default = "default_absent_status")]
+    #[arg(long, default_value_t = ABSENT_STATUS)]
+    #[serde(default = "defaults::absent_status")]
     pub absent_status: u16,
     /// The write: 'METHOD /path' with {key}, e.g. 'PUT /api/settings/{key}' or 'PATCH /api/settings'.
     #[arg(long, value_name = "'METHOD /PATH'")]
     pub write: String,
     /// The write's body, with {value} (a unique integer per write) and {key}.
-    #[arg(long, default_value = "{value}", value_name = "TEMPLATE")]
-    #[serde(default = "default_write_body")]
+    #[arg(long, default_value = WRITE_BODY, value_name = "TEMPLATE")]
+    #[serde(default = "defaults::write_body")]
     pub write_body: String,
     /// How many keys (named PREFIX0, PREFIX1, …).
-    #[arg(long, default_value_t = 8)]
-    #[serde(default = "default_keys")]
+    #[arg(long, default_value_t = KEYS)]
+    #[serde(default = "defaults::keys")]
     pub keys: usize,
     /// Concurrent clients, each with its own kept-alive connection.
-    #[arg(short = 'c', long, default_value_t = 16)]
-    #[serde(default = "default_concurrency")]
+    #[arg(skip = CONCURRENCY)]
+    #[serde(default = "defaults::concurrency")]
     pub concurrency: usize,
     /// Operations in all.
-    #[arg(short = 'n', long, default_value_t = 4000)]
-    #[serde(default = "default_requests")]
+    #[arg(skip = REQUESTS)]
+    #[serde(default = "defaults::requests")]
     pub requests: u64,
     /// Share of operations that are writes, 0 to 1.
-    #[arg(long, default_value_t = 0.5)]
-    #[serde(default = "default_write_ratio")]
+    #[arg(long, default_value_t = WRITE_RATIO)]
+    #[serde(default = "defaults::write_ratio")]
     pub write_ratio: f64,
     /// Longest the history check may take; past it the verdict is "unknown".
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    #[serde(default = "default_budget", deserialize_with = "deserialize_text")]
+    #[arg(long, default_value = BUDGET, value_parser = parse_duration)]
+    #[serde(default = "defaults::budget", deserialize_with = "deserialize_text")]
     pub budget: Duration,
     /// Per-request timeout; a write that times out may or may not have taken effect.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    #[serde(default = "default_timeout", deserialize_with = "deserialize_text")]
+    #[arg(skip = defaults::timeout())]
+    #[serde(default = "defaults::timeout", deserialize_with = "deserialize_text")]
     pub timeout: Duration,
     /// Key name prefix (default: rg-<random>-k, fresh keys every run, so the
     /// initial state really is absent).
@@ -67,32 +72,61 @@ pub struct KvSpec {
     pub seed: Option<u64>,
 }
 
-fn default_read_value() -> String {
-    "/value".into()
-}
-fn default_absent_status() -> u16 {
-    404
-}
-fn default_write_body() -> String {
-    "{value}".into()
-}
-fn default_keys() -> usize {
-    8
-}
-fn default_concurrency() -> usize {
-    16
-}
-fn default_requests() -> u64 {
-    4000
-}
-fn default_write_ratio() -> f64 {
-    0.5
-}
-fn default_budget() -> Duration {
-    Duration::from_secs(10)
-}
-fn default_timeout() -> Duration {
-    Duration::from_secs(10)
+/// Default JSON pointer to a read's value.
+pub const READ_VALUE: &str = "/value";
+/// Default status of a read of an absent key.
+pub const ABSENT_STATUS: u16 = 404;
+/// Default write body.
+pub const WRITE_BODY: &str = "{value}";
+/// Default number of keys.
+pub const KEYS: usize = 8;
+/// Default concurrent clients.
+pub const CONCURRENCY: usize = 16;
+/// Default operations in all.
+pub const REQUESTS: u64 = 4000;
+/// Default share of writes.
+pub const WRITE_RATIO: f64 = 0.5;
+/// Default budget of the history check.
+pub const BUDGET: &str = "10s";
+/// Default per-request timeout (the same as fire's).
+pub const TIMEOUT: &str = crate::plan::REQUEST_TIMEOUT;
+
+/// The constants above as serde wants them: functions.
+mod defaults {
+    use std::time::Duration;
+
+    use crate::duration::parse_duration;
+
+    pub(super) fn read_value() -> String {
+        super::READ_VALUE.into()
+    }
+    pub(super) fn absent_status() -> u16 {
+        super::ABSENT_STATUS
+    }
+    pub(super) fn write_body() -> String {
+        super::WRITE_BODY.into()
+    }
+    pub(super) fn keys() -> usize {
+        super::KEYS
+    }
+    pub(super) fn concurrency() -> usize {
+        super::CONCURRENCY
+    }
+    pub(super) fn requests() -> u64 {
+        super::REQUESTS
+    }
+    pub(super) fn write_ratio() -> f64 {
+        super::WRITE_RATIO
+    }
+    pub(super) fn budget() -> Duration {
+        constant(super::BUDGET)
+    }
+    pub(super) fn timeout() -> Duration {
+        constant(super::TIMEOUT)
+    }
+    fn constant(text: &str) -> Duration {
+        parse_duration(text).unwrap_or_else(|e| unreachable!("a default duration parses: {e}"))
+    }
 }
 
 /// A workload that cannot run.

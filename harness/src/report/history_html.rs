@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::page::escape;
 use crate::history::{HistoryCheck, Op, OpKind, Outcome, Verdict};
+use crate::render::page::escape;
 
 const WIDTH: f64 = 1000.0;
 const LEFT: f64 = 90.0;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Report;
 use crate::outcome::FailureKind;
-use crate::render::junit::{Case, Suite};
+use crate::render::junit_xml::{Case, Suite};
 use crate::render::text::percent;
 
 impl Report {

@@ -1,8 +1,10 @@
 //! The report of one run: one serde model that `report.json`, `report.md`,
-//! `junit.xml` and the terminal summary all render from ([`markdown`],
-//! [`junit`], [`summary`]), and exact merging of reports from several runs
+//! `report.html`, `junit.xml` and the terminal summary all render from
+//! ([`markdown`], [`html`], [`junit`], [`summary`]; a history violation's
+//! page is [`history_html`]), and exact merging of reports from several runs
 //! ([`merge`]; the serialised HDR histogram travels in the JSON).
 
+pub mod history_html;
 pub mod html;
 mod junit;
 mod markdown;
@@ -21,6 +23,7 @@ use crate::gate::{Gate, GateResult};
 use crate::history::{HistoryCheck, Verdict};
 use crate::outcome::FailureKind;
 use crate::rate::PassRate;
+use crate::render::files::{write_pages, Page, WriteError};
 use crate::stats::RunStats;
 use crate::timeline::{Timeline, TimelineError, TimelineReport};
 
@@ -169,7 +172,7 @@ pub enum ReportError {
     /// Reports of different targets or checks.
     #[error("cannot merge reports of different runs: {0}")]
     Mismatch(&'static str),
-    /// Reading or writing a report file failed.
+    /// Reading a report file failed.
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -331,25 +334,22 @@ impl Report {
         serde_json::from_str(&text).map_err(|source| ReportError::Json { path: name, source })
     }
 
-    /// Writes `report.json`, `report.md`, `report.html` and `junit.xml` into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| ReportError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    /// The run's pages: `report.json`, `report.md`, `report.html` and
+    /// `junit.xml`.
+    pub fn pages(&self) -> Vec<Page> {
         let json = serde_json::to_string_pretty(self)
             .unwrap_or_else(|_| unreachable!("the report model always serialises"));
-        for (name, text) in [
+        vec![
             ("report.json", json),
             ("report.md", self.to_markdown()),
             ("report.html", self.to_html()),
             ("junit.xml", self.to_junit().to_xml()),
-        ] {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(io(&path))?;
-        }
-        Ok(())
+        ]
+    }
+
+    /// Writes [`pages`](Self::pages) into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), WriteError> {
+        write_pages(dir, self.pages())
     }
 
     /// Panics with the summary unless the pass rate is at least `min`.

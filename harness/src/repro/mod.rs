@@ -6,7 +6,8 @@
 //! - [`server`]: the server process, from start to kill.
 //! - `trial`: one variant's trials and steps.
 //! - [`verdict`]: the report model and the rule from trials to a verdict.
-//! - [`render`]: terminal, `repro.md`, `junit.xml` and the index.
+//! - [`render`]: the terminal table, `repro.md`, `report.html`, `junit.xml`
+//!   and the index, one file each.
 //!
 //! [`run`] returns a [`ReproOutcome`]; the CLI maps it to an exit code.
 
@@ -151,6 +152,9 @@ pub enum ReproError {
         /// Why.
         source: std::io::Error,
     },
+    /// A report file could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::render::files::WriteError),
     /// Ctrl-C.
     #[error("interrupted; servers stopped")]
     Interrupted,
@@ -235,7 +239,7 @@ async fn run_all(
     for scenario in scenarios {
         match run_scenario(scenario, opts, scratch).await {
             Ok(report) => {
-                say(&render::terminal(&report, opts.quiet));
+                say(&render::terminal::table(&report, opts.quiet));
                 if let Some(out) = &opts.out {
                     render::write_scenario(&report, out)?;
                 }
@@ -253,19 +257,7 @@ async fn run_all(
         }
     }
     if let Some(out) = &opts.out {
-        for (name, text) in [
-            (
-                "README.md",
-                render::index_markdown(&outcome.reports, &opts.command),
-            ),
-            (
-                "index.html",
-                render::index_html(&outcome.reports, &opts.command),
-            ),
-        ] {
-            let path = out.join(name);
-            std::fs::write(&path, text).map_err(|source| ReproError::Io { path, source })?;
-        }
+        render::write_index(&outcome.reports, &opts.command, out)?;
     }
     Ok(outcome)
 }

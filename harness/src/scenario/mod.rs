@@ -311,6 +311,12 @@ impl Scenario {
         if self.trials == 0 {
             return invalid("trials must be at least 1");
         }
+        for (name, rate) in [
+            ("[verdict] min_pass_rate", self.verdict.min_pass_rate),
+            ("[verdict] confidence_floor", self.verdict.confidence_floor),
+        ] {
+            crate::gate::check_pass_rate(name, rate).map_err(ScenarioProblem::Invalid)?;
+        }
         if !self.server.ready.starts_with('/') {
             return Err(ScenarioProblem::Invalid(format!(
                 "ready = {:?} must be a path starting with '/'",
