@@ -10,11 +10,13 @@
 //! - [`engine`]: workers, connections, closed/open loop, burst, halting.
 //! - [`report`]: the report model, exact merging, and its Markdown/JUnit/terminal forms.
 //! - [`plan`]: a resolved run ([`FireConfig`], [`Stop`], [`Halt`]).
-//! - [`stats`]: per-worker tallies and HDR histograms; [`cluster`]: failure messages normalised;
+//! - [`stats`]: per-thread tallies; [`cluster`]: failure messages normalised;
 //!   [`timeline`]: the run over time, in bounded wall-clock buckets.
+//! - [`histogram`]: latency histograms (the run's HDR, a bucket's coarse one)
+//!   and the one place percentiles are read from them.
 //! - [`check`]: the one check specification ([`CheckSpec`]), judging, symptoms.
 //! - [`request`]: target, method, headers and body templates; [`gate`]: thresholds.
-//! - [`render`]: the rendering layer every report shares (text, Markdown, JUnit, the history view).
+//! - [`render`]: the primitives every report shares (text, Markdown, JUnit XML, charts, pages, file writing).
 //! - [`history`]: linearizability checking of recorded operations (pure, no I/O).
 //! - [`rate`]: the pass rate and its Wilson interval; [`outcome`]: failure kinds.
 //! - [`duration`], [`console`]: duration parsing, terminal output.
@@ -27,6 +29,7 @@ pub mod duration;
 pub mod engine;
 pub mod fire;
 pub mod gate;
+pub mod histogram;
 pub mod history;
 pub mod kv;
 pub mod outcome;

@@ -8,25 +8,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::cluster::Clusters;
+use crate::histogram::{new_histogram, record};
 use crate::outcome::FailureKind;
-
-/// Highest latency the histograms track (longer ones saturate), in µs.
-pub const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
-
-/// A fresh latency histogram (µs, 3 significant figures). It starts out
-/// covering up to ~16 ms and grows only when a slower answer arrives, so each
-/// worker's histogram stays tens of KiB on fast targets instead of ~190 KiB.
-pub fn new_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 16_384, 3)
-        .unwrap_or_else(|_| unreachable!("static bounds are valid"));
-    h.auto(true);
-    h
-}
-
-fn record(h: &mut Histogram<u64>, micros: u64) {
-    // Auto-resizing cannot fail below the bound; beyond it, saturate.
-    let _ = h.record(micros.min(MAX_LATENCY_MICROS));
-}
 
 /// What a thread's workers (or a whole run, once merged) saw.
 #[derive(Clone, Debug)]

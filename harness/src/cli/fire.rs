@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::flags::{GateFlags, OutputFlags, RunShape, ShapeDefaults, TargetFlags};
+use super::flags::{FireShape, GateFlags, OutputFlags, TargetFlags};
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::check::CheckSpec;
 use crate::console::{aside, say, warn};
@@ -20,15 +20,6 @@ use crate::render::files::{write_pages, Page};
 use crate::report::Report;
 use crate::request::parse_method;
 
-/// `fire`'s defaults for the run-shape flags.
-#[derive(Debug, Clone)]
-pub struct FireDefaults;
-
-impl ShapeDefaults for FireDefaults {
-    const CONCURRENCY: usize = 50;
-    const REQUESTS: u64 = 200;
-}
-
 /// `racegate fire`.
 #[derive(Debug, Args, Clone)]
 pub struct FireArgs {
@@ -37,7 +28,7 @@ pub struct FireArgs {
     pub target: TargetFlags,
     /// How many, how hard.
     #[command(flatten)]
-    pub shape: RunShape<FireDefaults>,
+    pub shape: FireShape,
     /// Run for this long instead of -n: 500ms, 10s, 2m.
     #[arg(short = 'z', long, value_parser = parse_duration)]
     pub duration: Option<Duration>,

@@ -1,6 +1,6 @@
 //! The flag groups that several subcommands share, each defined once and
 //! flattened into every subcommand that takes it: where the requests go
-//! ([`TargetFlags`]), how many and how hard ([`RunShape`]), what is written
+//! ([`TargetFlags`]), how many and how hard ([`FireShape`], [`KvShape`]), what is written
 //! ([`OutputFlags`]) and what passes ([`GateFlags`]).
 
 use std::path::PathBuf;
@@ -22,29 +22,42 @@ pub struct TargetFlags {
     pub allow_remote: bool,
 }
 
-/// A subcommand's defaults for [`RunShape`].
-pub trait ShapeDefaults: Clone + Send + Sync + 'static {
-    /// Concurrent workers.
-    const CONCURRENCY: usize;
-    /// Requests in all (when no duration is given).
-    const REQUESTS: u64;
+/// Defines a run-shape flag group (`-c`, `-n`, `--timeout`) with a
+/// subcommand's own defaults. One definition, stamped per subcommand: a
+/// generic struct would share clap's cached default text between them.
+macro_rules! run_shape {
+    ($(#[$doc:meta])* $name:ident, concurrency = $c:expr, requests = $n:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Args)]
+        pub struct $name {
+            /// Concurrent workers, each with its own kept-alive connection.
+            #[arg(short = 'c', long, default_value_t = $c)]
+            pub concurrency: usize,
+            /// Requests in all.
+            #[arg(short = 'n', long, default_value_t = $n)]
+            pub requests: u64,
+            /// Per-request (and per-connect) timeout: 500ms, 10s. A write that times out may or may not have taken effect.
+            #[arg(long, default_value = REQUEST_TIMEOUT, value_parser = parse_duration)]
+            pub timeout: Duration,
+        }
+    };
 }
 
-/// How many requests, over how many connections, each waited for how long.
-#[derive(Debug, Clone, Args)]
-pub struct RunShape<D: ShapeDefaults> {
-    /// Concurrent workers, each with its own kept-alive connection.
-    #[arg(short = 'c', long, default_value_t = D::CONCURRENCY)]
-    pub concurrency: usize,
-    /// Requests in all.
-    #[arg(short = 'n', long, default_value_t = D::REQUESTS)]
-    pub requests: u64,
-    /// Per-request (and per-connect) timeout: 500ms, 10s. A write that times out may or may not have taken effect.
-    #[arg(long, default_value = REQUEST_TIMEOUT, value_parser = parse_duration)]
-    pub timeout: Duration,
-    #[arg(skip)]
-    _defaults: std::marker::PhantomData<D>,
-}
+run_shape!(
+    /// How many requests `fire` sends, over how many connections, each
+    /// waited for how long.
+    FireShape,
+    concurrency = 50,
+    requests = 200
+);
+
+run_shape!(
+    /// How many operations `kv` runs, over how many connections, each
+    /// waited for how long: the workload's own defaults.
+    KvShape,
+    concurrency = crate::kv::spec::CONCURRENCY,
+    requests = crate::kv::spec::REQUESTS
+);
 
 /// What is written, and where.
 #[derive(Debug, Clone, Args)]
@@ -79,5 +92,40 @@ impl GateFlags {
             min_pass_rate: self.min_pass_rate.unwrap_or(base.min_pass_rate),
             max_p99_ms: self.max_p99_ms.or(base.max_p99_ms),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn each_subcommand_keeps_its_own_run_shape_defaults() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let kv = parse(&[
+            "racegate",
+            "kv",
+            "http://127.0.0.1:1",
+            "--read",
+            "GET /k/{key}",
+            "--write",
+            "PUT /k/{key}",
+        ]);
+        let Command::Kv(kv) = kv.command else {
+            panic!("kv parsed as another subcommand")
+        };
+        let workload = kv.workload();
+        assert_eq!(
+            (workload.concurrency, workload.requests),
+            (crate::kv::spec::CONCURRENCY, crate::kv::spec::REQUESTS)
+        );
+        let Command::Fire(fire) = parse(&["racegate", "fire", "http://127.0.0.1:1"]).command else {
+            panic!("fire parsed as another subcommand")
+        };
+        assert_eq!((fire.shape.concurrency, fire.shape.requests), (50, 200));
+        assert_eq!(fire.gate.min_pass_rate, None);
     }
 }

@@ -5,20 +5,11 @@
 use clap::Args;
 
 use super::fire::finish;
-use super::flags::{OutputFlags, RunShape, ShapeDefaults, TargetFlags};
+use super::flags::{KvShape, OutputFlags, TargetFlags};
 use super::EXIT_USAGE;
 use crate::console::warn;
-use crate::kv::{self, spec, KvSpec};
+use crate::kv::{self, KvSpec};
 use crate::report::history_html;
-
-/// `kv`'s defaults for the run-shape flags: the workload's own.
-#[derive(Debug, Clone)]
-pub struct KvDefaults;
-
-impl ShapeDefaults for KvDefaults {
-    const CONCURRENCY: usize = spec::CONCURRENCY;
-    const REQUESTS: u64 = spec::REQUESTS;
-}
 
 /// `racegate kv`.
 #[derive(Debug, Args)]
@@ -28,7 +19,7 @@ pub struct KvArgs {
     pub target: TargetFlags,
     /// How many operations, how hard.
     #[command(flatten)]
-    pub shape: RunShape<KvDefaults>,
+    pub shape: KvShape,
     /// The workload.
     #[command(flatten)]
     pub spec: KvSpec,

@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 use super::{endpoint, latency_of, Report, ReportError};
 use crate::cluster::Clusters;
-use crate::stats::new_histogram;
+use crate::histogram::new_histogram;
 use crate::timeline::{Align, Timeline};
 
 impl Report {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::Checks;
 use crate::cluster::FailureCluster;
 use crate::gate::{Gate, GateResult};
+use crate::histogram::percentile_ms;
 use crate::history::{HistoryCheck, Verdict};
 use crate::outcome::FailureKind;
 use crate::rate::PassRate;
@@ -197,13 +198,12 @@ pub(crate) fn latency_of(h: &Histogram<u64>) -> Latency {
     if h.is_empty() {
         return Latency::default();
     }
-    let ms = |us: u64| us as f64 / 1000.0;
     Latency {
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
+        p50: percentile_ms(h, 0.50),
+        p90: percentile_ms(h, 0.90),
+        p99: percentile_ms(h, 0.99),
+        p999: percentile_ms(h, 0.999),
+        max: percentile_ms(h, 1.0),
         mean: h.mean() / 1000.0,
     }
 }

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::histogram::{percentile_ms, CoarseHistogram};
 use crate::outcome::FailureKind;
 
 /// The default bucket width.
@@ -25,123 +26,6 @@ pub const MAX_BUCKETS: u64 = 2000;
 /// Distinct failure clusters counted per bucket; failures of further ones
 /// still count by kind.
 pub const CLUSTERS_PER_BUCKET: usize = 16;
-/// Bins of [`CoarseHistogram`]: enough for an hour in microseconds.
-const BINS: usize = 16 + 8 * 29;
-
-/// Latencies in log-linear bins, eight per power of two: a value is known
-/// within 12.5 %, and a bucket's histogram is at most ~1 KiB.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CoarseHistogram {
-    counts: Vec<u32>,
-    total: u64,
-    max_us: u64,
-}
-
-fn bin_of(us: u64) -> usize {
-    let v = us.max(1);
-    if v < 16 {
-        return v as usize;
-    }
-    let octave = 63 - v.leading_zeros() as usize;
-    let sub = ((v >> (octave - 3)) & 7) as usize;
-    (16 + (octave - 4) * 8 + sub).min(BINS - 1)
-}
-
-/// The smallest value in bin `b`.
-fn bin_low(b: usize) -> u64 {
-    if b < 16 {
-        return b as u64;
-    }
-    let (octave, sub) = ((b - 16) / 8 + 4, (b - 16) % 8);
-    (8 + sub as u64) << (octave - 3)
-}
-
-impl CoarseHistogram {
-    /// Records one latency in µs.
-    pub fn record(&mut self, us: u64) {
-        let b = bin_of(us);
-        if self.counts.len() <= b {
-            self.counts.resize(b + 1, 0);
-        }
-        self.counts[b] = self.counts[b].saturating_add(1);
-        self.total += 1;
-        self.max_us = self.max_us.max(us);
-    }
-
-    /// Adds another histogram's counts.
-    pub fn add(&mut self, other: &CoarseHistogram) {
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
-        }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a = a.saturating_add(*b);
-        }
-        self.total += other.total;
-        self.max_us = self.max_us.max(other.max_us);
-    }
-
-    /// Latencies recorded.
-    pub fn len(&self) -> u64 {
-        self.total
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
-    /// The largest latency, exact, in µs.
-    pub fn max(&self) -> u64 {
-        self.max_us
-    }
-
-    /// The latency at quantile `q` in µs: the middle of its bin, never above
-    /// the maximum. 0 when empty.
-    pub fn quantile(&self, q: f64) -> u64 {
-        if self.total == 0 {
-            return 0;
-        }
-        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (b, &n) in self.counts.iter().enumerate() {
-            seen += u64::from(n);
-            if seen >= rank {
-                let (lo, hi) = (bin_low(b), bin_low(b + 1));
-                return ((lo + hi) / 2).min(self.max_us);
-            }
-        }
-        self.max_us
-    }
-
-    /// The non-empty bins as `[bin, count]`.
-    pub fn bins(&self) -> Vec<[u64; 2]> {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n > 0)
-            .map(|(b, &n)| [b as u64, u64::from(n)])
-            .collect()
-    }
-
-    /// Rebuilds a histogram from [`bins`](Self::bins) and its maximum.
-    pub fn from_bins(bins: &[[u64; 2]], max_us: u64) -> Result<Self, TimelineError> {
-        let mut h = CoarseHistogram::default();
-        for &[b, n] in bins {
-            let b = usize::try_from(b)
-                .ok()
-                .filter(|&b| b < BINS)
-                .ok_or(TimelineError::Bin(b))?;
-            if h.counts.len() <= b {
-                h.counts.resize(b + 1, 0);
-            }
-            h.counts[b] = h.counts[b].saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
-            h.total += n;
-        }
-        h.max_us = max_us;
-        Ok(h)
-    }
-}
-
 /// What was sent in one bucket of time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
@@ -385,9 +269,9 @@ impl Timeline {
                         .collect(),
                     failed_by_cluster: by_cluster,
                     latency_ms: (!b.latency.is_empty()).then(|| BucketLatency {
-                        p50: ms(b.latency.quantile(0.50)),
-                        p99: ms(b.latency.quantile(0.99)),
-                        max: ms(b.latency.max()),
+                        p50: percentile_ms(&b.latency, 0.50),
+                        p99: percentile_ms(&b.latency, 0.99),
+                        max: percentile_ms(&b.latency, 1.0),
                     }),
                     latency_bins: b.latency.bins(),
                     latency_max_us: b.latency.max(),
@@ -416,7 +300,8 @@ impl Timeline {
             }
             let mut b = Bucket {
                 passed: r.passed,
-                latency: CoarseHistogram::from_bins(&r.latency_bins, r.latency_max_us)?,
+                latency: CoarseHistogram::from_bins(&r.latency_bins, r.latency_max_us)
+                    .map_err(|bad| TimelineError::Bin(bad.0))?,
                 ..Bucket::default()
             };
             for (k, n) in &r.failed_by_kind {
@@ -434,10 +319,6 @@ impl Timeline {
         }
         Ok(timeline)
     }
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
 }
 
 /// A timeline's report form (`report.json` `timeline`).

@@ -1,37 +1,6 @@
-//! The timeline's own checks: bins, quantiles, widening, exact merges.
+//! The timeline's own checks: widening, exact merges.
 
 use super::*;
-
-#[test]
-fn bins_cover_values_in_order() {
-    let mut last = 0;
-    for v in 1..100_000u64 {
-        let b = bin_of(v);
-        assert!(b >= last, "bins ascend");
-        assert!(bin_low(b) <= v && v < bin_low(b + 1), "{v} in bin {b}");
-        last = b;
-    }
-    assert_eq!(bin_of(3_600_000_000), bin_of(3_600_000_000).min(BINS - 1));
-    assert!(bin_of(u64::MAX) < BINS);
-}
-
-#[test]
-fn quantiles_are_within_an_eighth() {
-    let mut h = CoarseHistogram::default();
-    for v in 1..=1000u64 {
-        h.record(v * 100);
-    }
-    for (q, exact) in [(0.5, 50_000.0), (0.99, 99_000.0)] {
-        let got = h.quantile(q) as f64;
-        assert!(
-            (got - exact).abs() / exact <= 0.125,
-            "q{q}: {got} vs {exact}"
-        );
-    }
-    assert_eq!(h.max(), 100_000);
-    let back = CoarseHistogram::from_bins(&h.bins(), h.max()).unwrap();
-    assert_eq!(back, h);
-}
 
 fn bucket(passed: u64, failed: u64, latency_us: u64) -> Bucket {
     let mut b = Bucket::default();

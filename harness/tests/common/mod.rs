@@ -4,7 +4,9 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::pin::Pin;
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -128,4 +130,48 @@ impl Drop for ThreadServer {
             let _ = t.join();
         }
     }
+}
+
+// The built binary, for tests of the command line.
+
+/// Runs the built `racegate` binary.
+pub fn racegate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racegate"))
+        .args(args)
+        .output()
+        .expect("run racegate")
+}
+
+/// A finished run's stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A server on its own runtime thread: every 10th request a 500.
+pub fn flaky_server() -> ThreadServer {
+    serve_on_thread(handler(|body| async move {
+        let i = index_of(&body);
+        if i % 10 == 9 {
+            Answer::Respond(500, r#"{"error": "flaky"}"#.into())
+        } else {
+            Answer::Respond(200, format!(r#"{{"response": "r{i}", "n": 3}}"#))
+        }
+    }))
+}
+
+/// Fails unless `report` is valid against `schema/report.schema.json`.
+pub fn validate_against_schema(report: &Path) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json violates the schema: {errors:#?}"
+    );
 }

@@ -1,0 +1,89 @@
+//! Where the requests go: an `http://` URL parsed and resolved, refused
+//! unless it is on this machine (or `--allow-remote`), and probed once so an
+//! unreachable target is a setup error (exit 2) before the run starts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper::header::HeaderValue;
+
+use super::FireError;
+use crate::request::Target;
+
+/// Fails at start, with the CLI's exit code 2, if nothing listens at the
+/// target.
+pub async fn ensure_listening(target: &Target, timeout: Duration) -> Result<(), FireError> {
+    let probe = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target.addr));
+    let reason = match probe.await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {timeout:?}"),
+    };
+    Err(FireError::Unreachable {
+        url: target.url.to_string(),
+        addr: target.addr,
+        reason,
+    })
+}
+
+/// Parses and resolves an `http://` URL; refuses non-loopback addresses
+/// unless `allow_remote`.
+pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, FireError> {
+    let bad = |reason: &str| FireError::Url {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    match parsed.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(bad(
+                "https is not supported: racegate speaks plain HTTP/1.1 to local services",
+            ))
+        }
+        other => {
+            return Err(bad(&format!(
+                "scheme {other:?} is not supported; use http://"
+            )))
+        }
+    }
+    let host = parsed.host_str().ok_or_else(|| bad("no host"))?.to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let lookup_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((lookup_host.as_str(), port))
+        .await
+        .map_err(|e| bad(&format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let first = *addrs
+        .first()
+        .ok_or_else(|| bad(&format!("{host} resolves to no address")))?;
+    if !allow_remote {
+        if let Some(remote) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+            return Err(FireError::Remote {
+                url: url.to_owned(),
+                addr: *remote,
+            });
+        }
+    }
+    let authority = match parsed.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    let mut path_and_query = parsed.path().to_owned();
+    if let Some(q) = parsed.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(q);
+    }
+    let uri = path_and_query
+        .parse::<hyper::Uri>()
+        .map_err(|e| bad(&format!("bad path: {e}")))?;
+    Ok(Target {
+        authority: HeaderValue::from_str(&authority).map_err(|e| bad(&e.to_string()))?,
+        uri,
+        addr: first,
+        url: parsed,
+    })
+}
