@@ -1,15 +1,17 @@
-//! loom models of the connection pool's concurrency core.
+//! loom models of the connection pool, on its production source.
 //!
-//! The pool's core — lazy guarded initialisation with generations
-//! ([`core::InitCell`]) and bounded slots with a hand-off queue and close
-//! ([`slots::Slots`], [`slots::Mailbox`]) — is the server's own source
-//! (`server/src/pool/core.rs`, `server/src/pool/slots.rs`,
-//! `server/src/pool/mailbox.rs` and `server/src/sync.rs`), compiled here
-//! by path with `cfg(racegate_loom)`, so its `Mutex`, `Arc`, atomics and
-//! `UnsafeCell` are loom's and loom tries every interleaving of 2–3 threads
-//! (an idle connection sits in an `UnsafeCell` that only its cell's owner
-//! reaches: loom fails a model if two accesses to it are not ordered). No copy of the logic lives in the tests. Each claim of the seed's
-//! fix has a model:
+//! Every decision of `racegate-pool` — who builds and who waits
+//! ([`init::InitCell`] through [`machine::step`] and [`machine::Build`]), who
+//! gets which connection and who is woken ([`slots::Slots`],
+//! [`mailbox::Mailbox`], [`machine::Instance`]), what close, a give-up and a
+//! release do — is synchronous code in `pool/src/{machine,init,slots,head,mailbox,sync}.rs`,
+//! compiled here by path with `cfg(racegate_loom)`, so its `Mutex`, `Arc`,
+//! atomics and `UnsafeCell` are loom's and loom tries every interleaving of
+//! 2–3 threads (an idle connection sits in an `UnsafeCell` that only its
+//! cell's owner reaches: loom fails a model if two accesses to it are not
+//! ordered). [`driver`] is the glue: model threads that call those
+//! functions and wait where production's async layer awaits. No copy of the
+//! logic lives here. Each claim of the seed's fix has a model:
 //!
 //! | model file | claim |
 //! |---|---|
@@ -20,7 +22,7 @@
 //! | `tests/loom_close.rs` | close racing a first build (the `Published::No` path) and a reopen after close: every instance built is closed exactly once and at most one is ever published |
 //! | `tests/loom_unguarded.rs` | the bug side: with the guard off (the `unguarded-init` catalogue entry) loom must find the double initialisation, so the models are known to bite |
 //!
-//! Waiting is modelled with production's rules. For a connection: a caller
+//! Waiting is modelled with production's rules ([`driver`]). For a connection: a caller
 //! that finds none idle queues a mailbox naming its thread (production: its
 //! task's `Waker`), and waits on its own parker, which keeps a wake-up that
 //! comes before the wait as a task's waker does; a release delivers into the
@@ -41,21 +43,28 @@
 //! [`DEFAULT_PREEMPTIONS`]; raise it for a deeper search, e.g.
 //! `LOOM_MAX_PREEMPTIONS=4 cargo test -p racegate-loom --release`.
 
-#[path = "../../server/src/sync.rs"]
+#[path = "../../pool/src/sync.rs"]
 mod sync;
 
-/// The server's pool core, compiled against loom.
-#[path = "../../server/src/pool/core.rs"]
-pub mod core;
+/// The pool's lazily built shared instance, compiled against loom.
+#[path = "../../pool/src/init.rs"]
+pub mod init;
 
-/// The server's connection slots and hand-off queue, compiled against loom.
-#[path = "../../server/src/pool/slots.rs"]
+/// The idle stack's head word and cells, compiled against loom.
+#[path = "../../pool/src/head.rs"]
+mod head;
+
+/// The pool's connection slots and hand-off queue, compiled against loom.
+#[path = "../../pool/src/slots.rs"]
 pub mod slots;
 
-/// The queued callers' mailboxes (re-exported by `slots`), compiled against
-/// loom.
-#[path = "../../server/src/pool/mailbox.rs"]
-mod mailbox;
+/// A queued caller's mailbox, compiled against loom.
+#[path = "../../pool/src/mailbox.rs"]
+pub mod mailbox;
+
+/// Every decision of the pool's async layer, compiled against loom.
+#[path = "../../pool/src/machine.rs"]
+pub mod machine;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -89,7 +98,7 @@ where
     );
 }
 
+pub mod driver;
 pub mod notify;
-pub mod protocol;
 
 pub use notify::NotifyModel;

@@ -8,7 +8,7 @@ struct NotifyState {
 }
 
 /// A model of `tokio::sync::Notify` exactly as the pool's async layer uses it
-/// for `cell_changed` (`server/src/pool/mod.rs`): a waiter registers interest
+/// for `cell_changed` (`pool/src/pool.rs`): a waiter registers interest
 /// *before* it looks at the cell (`notified()` + `enable()`), then waits only
 /// if it must; a finished build or a close wakes **all** registered waiters
 /// (`notify_waiters`, which keeps nothing for later ones). A waiter that
@@ -63,11 +63,17 @@ impl NotifyModel {
     }
 
     /// `notify_waiters`: wakes every registered waiter; keeps nothing.
-    pub fn notify_waiters(&self) {
+    fn notify_all(&self) {
         let mut s = self.state();
         for w in std::mem::take(&mut s.queue) {
             s.woken[w] = true;
             self.parkers[w].notify();
         }
+    }
+}
+
+impl crate::machine::Signal for NotifyModel {
+    fn notify_waiters(&self) {
+        self.notify_all();
     }
 }

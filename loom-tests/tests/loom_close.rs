@@ -6,7 +6,7 @@
 use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-use racegate_loom::protocol::{Failed, Pool};
+use racegate_loom::driver::{Failed, Pool};
 
 /// Connections opened and closed, by id.
 #[derive(Default)]
@@ -45,7 +45,7 @@ fn request(pool: &Pool<u32>, ledger: &Ledger, me: usize) {
     let mut build = || ledger.open();
     let close = |id| ledger.close(id);
     match pool.acquire(me, 1, &mut build, &close) {
-        Ok((instance, conn)) => pool.release(&instance, conn, true, &close),
+        Ok((instance, conn)) => pool.release(&instance, conn, &close),
         Err(Failed::Closed) => {}
         Err(Failed::Build) => unreachable!("builds do not fail here"),
         Err(Failed::TimedOut) => unreachable!("no wait expires here"),

@@ -6,7 +6,7 @@
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::protocol::Pool;
+use racegate_loom::driver::Pool;
 
 /// A connection that records being closed.
 struct Conn {
@@ -48,7 +48,7 @@ fn use_pool(pool: &ModelPool, me: usize, generation: u64, fresh: &std::sync::Arc
         !conn.closed.load(Ordering::SeqCst),
         "a connection was closed while lent out"
     );
-    pool.release(&instance, conn, true, &close);
+    pool.release(&instance, conn, &close);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::protocol::{Failed, Instance, Pool};
+use racegate_loom::driver::{Failed, Instance, Pool};
 
 struct Model {
     pool: Pool<usize>,

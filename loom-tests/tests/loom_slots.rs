@@ -4,7 +4,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::protocol::{Failed, Pool};
+use racegate_loom::driver::{Failed, Pool};
 use racegate_loom::slots::{Release, Slots, TryAcquire};
 
 #[test]

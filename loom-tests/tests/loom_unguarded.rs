@@ -5,8 +5,8 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use racegate_loom::core::InitGuard;
-use racegate_loom::protocol::Pool;
+use racegate_loom::driver::Pool;
+use racegate_loom::init::InitGuard;
 
 fn first_callers_build_once(guard: InitGuard) {
     let pool = Arc::new(Pool::<usize>::with_guard(2, guard));

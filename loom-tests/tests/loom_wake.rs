@@ -13,12 +13,17 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread::{self, JoinHandle};
-use racegate_loom::protocol::{Failed, Instance, Pool};
+use racegate_loom::driver::{Failed, Instance, Pool};
 
 fn no_close(_: u32) {}
 
 fn contend_for_one_connection(wake_on_release: bool) {
-    let pool = Arc::new(Pool::<u32>::new(3));
+    // The mutation: every wake a release owes reaches nobody.
+    let pool = Arc::new(if wake_on_release {
+        Pool::<u32>::new(3)
+    } else {
+        Pool::<u32>::with_deaf_wakers(3)
+    });
     let lent = Arc::new(AtomicUsize::new(0));
     // Built before the race, so the model is about acquire and release.
     let mut build = || Some(vec![7u32]);
@@ -32,7 +37,7 @@ fn contend_for_one_connection(wake_on_release: bool) {
             "one connection lent twice"
         );
         lent.fetch_sub(1, Ordering::SeqCst);
-        pool.release(&instance, conn, wake_on_release, &no_close);
+        pool.release(&instance, conn, &no_close);
     };
     let others: Vec<_> = (1..3)
         .map(|me| {
@@ -58,7 +63,7 @@ fn contend_for_one_connection(wake_on_release: bool) {
 fn ask(pool: &Pool<u32>, me: usize, give_up: bool) {
     let mut never = || -> Option<Vec<u32>> { unreachable!("built") };
     match pool.acquire_or_give_up(me, 1, &mut never, &no_close, give_up) {
-        Ok((instance, conn)) => pool.release(&instance, conn, true, &no_close),
+        Ok((instance, conn)) => pool.release(&instance, conn, &no_close),
         Err(e) => assert_eq!(e, Failed::TimedOut),
     }
 }
@@ -73,7 +78,7 @@ fn race_a_release(
     let mut build = || Some(vec![7u32]);
     let (instance, held) = pool.acquire(0, 1, &mut build, &no_close).expect("built");
     let threads = others(&pool, &instance);
-    pool.release(&instance, held, true, &no_close);
+    pool.release(&instance, held, &no_close);
     for t in threads {
         t.join().unwrap();
     }
@@ -101,7 +106,7 @@ fn a_caller_that_gives_up_passes_on_a_connection_handed_to_it() {
                     let mut never = || -> Option<Vec<u32>> { unreachable!("built") };
                     let (instance, conn) =
                         waiter.acquire(2, 1, &mut never, &no_close).expect("served");
-                    waiter.release(&instance, conn, true, &no_close);
+                    waiter.release(&instance, conn, &no_close);
                 }),
             ]
         });

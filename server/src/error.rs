@@ -128,7 +128,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Pool(PoolError::RuntimeGone(_)) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "runtime_gone", message)
             }
-            ServiceError::Pool(PoolError::Open { .. }) => ApiError::new(
+            ServiceError::Pool(PoolError::Open(_) | PoolError::Thread(_)) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "database_unavailable",
                 message,

@@ -5,7 +5,7 @@
 //! - [`serve`]: runtime layouts, signals, graceful shutdown ([`RunningServer`] for tests).
 //! - [`http`]: the router ([`http::app`]) and handlers.
 //! - [`memory`], [`settings`]: the services; [`store`]: how they run SQL.
-//! - [`pool`]: the connection pool; [`pool::core`] is its loom-checked core.
+//! - [`pool`]: the SQLite connections, pooled by `racegate-pool`.
 //! - [`db`]: schema and SQLite settings; [`responder`]: the deterministic reply.
 //! - [`bugs`]: the bug catalogue behind `--inject`.
 //! - [`error`], [`metrics`]: error responses and `/metrics`.

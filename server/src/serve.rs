@@ -19,7 +19,7 @@ use crate::bugs::Bug;
 use crate::config::{RuntimeMode, ServerConfig};
 use crate::http::{app, AppState};
 use crate::memory::MemoryService;
-use crate::pool::{ConnectionPool, PoolError};
+use crate::pool::{ConnectionPool, OpenError, PoolError};
 use crate::settings::SettingsService;
 use crate::store::Store;
 
@@ -205,10 +205,10 @@ fn check_database(config: &ServerConfig) -> Result<(), ServeError> {
         .and_then(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
         .map(drop)
         .map_err(|e| {
-            ServeError::Database(PoolError::Open {
+            ServeError::Database(PoolError::Open(OpenError {
                 path: config.db.clone(),
                 reason: e.to_string(),
-            })
+            }))
         })
 }
 

@@ -347,7 +347,7 @@ impl Writer {
             let mut batch = first;
             for ran in 1.. {
                 let done = run_batch(c, batch);
-                if self.conn.checkpoint_due() {
+                if self.conn.companion().take_due() {
                     // Between transactions, where a checkpoint lets the WAL
                     // start over (crate::checkpoint); rare enough that the
                     // batch's answers can wait for it.

@@ -1,14 +1,15 @@
 //! The pool's concurrency core, part one: lazy, guarded, generation-aware
 //! initialisation ([`InitCell`]). Part two, the bounded connection slots and
-//! their hand-off queue, is [`super::slots`].
+//! their hand-off queue, is [`crate::slots`]; [`crate::machine`] decides
+//! with both.
 //!
 //! This is the part the seed got wrong, kept small and free of async and of
 //! anything bound to a runtime, so that loom can check it as it is: it only
 //! uses the types from [`crate::sync`]. Nothing here waits. Every method takes
-//! the state lock, makes one decision and returns it; the async layer in
-//! [`super`] does the waiting (with a timeout) and wakes, outside the lock,
-//! whomever a decision names. The `racegate-loom` crate compiles this same file against
-//! loom's types.
+//! the state lock, makes one decision and returns it; the machine wakes,
+//! outside the lock, whomever a decision names, and the async layer does the
+//! waiting (with a timeout). The `racegate-loom` crate compiles this same
+//! file against loom's types.
 
 use crate::sync::{lock, Arc, Mutex};
 

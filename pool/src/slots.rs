@@ -1,11 +1,12 @@
 //! The pool's concurrency core, part two: bounded connection slots with a
 //! first-come-first-served hand-off queue ([`Slots`], [`Mailbox`]).
 //!
-//! Like [`super::core`], this is free of async and of anything bound to a
+//! Like [`crate::init`], this is free of async and of anything bound to a
 //! runtime and uses only the types from [`crate::sync`], so the
 //! `racegate-loom` crate compiles this same file against loom's types. Nothing
 //! here waits: each method makes one decision and returns what the caller
-//! must wake; the async layer in [`super`] does the waiting.
+//! must wake; [`crate::machine`] wakes them, and the async layer does the
+//! waiting.
 //!
 //! **Idle connections** sit on a lock-free stack: each in a cell of its own,
 //! linked from one atomic word ([`Head`]: the top cell, a `WAITERS` mark, a
@@ -13,11 +14,11 @@
 //! fails: no ABA). Taking an idle connection, or giving one back that
 //! nobody waits for, is one compare-and-swap on that word plus a move out of
 //! or into the cell, which takes no lock: only the cell's owner, whom the
-//! head word decides, reaches in (`Cell::swap`, which with `Cell`'s `Sync`
-//! is the only `unsafe` in the workspace).
+//! head word decides, reaches in (`Cell::swap` in [`crate::head`], where
+//! the crate's `unsafe` for this lives).
 //!
 //! **Waiting callers** queue a [`Mailbox`] (holding their `W`: a `Waker` and
-//! deadline in production, a thread's number in the models) under a lock,
+//! deadline in production, a model thread's parker in the models) under a lock,
 //! and set `WAITERS` in the same compare-and-swap that finds the stack empty.
 //! Nothing is pushed while the mark is set: a release that sees it delivers
 //! its connection into the first mailbox instead. So a connection never goes
@@ -28,52 +29,10 @@
 use std::collections::VecDeque;
 use std::ops::Deref;
 
-use super::mailbox::Letter;
-pub use super::mailbox::{Mailbox, Opened};
+use crate::head::{cell_of, Cell, Head, Line, CLOSED, NIL, WAITERS};
+use crate::mailbox::Letter;
+pub use crate::mailbox::{Mailbox, Opened};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering, UnsafeCell};
-
-/// "No cell": the bottom of the stack; as a mask, the head's top cell.
-const NIL: u64 = 0xFFFF_FFFF;
-/// Callers are queued (and so the stack is empty).
-const WAITERS: u64 = 1 << 32;
-/// The slots are closed (and the stack is empty, for good).
-const CLOSED: u64 = 1 << 33;
-/// The tag: the bits above the flags, bumped by every change.
-const TAG_SHIFT: u32 = 34;
-
-/// A snapshot of the idle stack's head word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Head(u64);
-
-impl Head {
-    fn top(self) -> Option<usize> {
-        cell_of(self.0 & NIL)
-    }
-
-    fn waiters(self) -> bool {
-        self.0 & WAITERS != 0
-    }
-
-    fn closed(self) -> bool {
-        self.0 & CLOSED != 0
-    }
-
-    /// The next head: `top` (a cell or [`NIL`]) on top, `flags` set, the
-    /// tag bumped.
-    fn then(self, top: u64, flags: u64) -> Self {
-        let tag = (self.0 >> TAG_SHIFT).wrapping_add(1) << TAG_SHIFT;
-        Self(tag | flags | top)
-    }
-
-    fn flags(self) -> u64 {
-        self.0 & (WAITERS | CLOSED)
-    }
-}
-
-/// The cell a stack link names, if any.
-fn cell_of(link: u64) -> Option<usize> {
-    (link != NIL).then(|| usize::try_from(link).unwrap_or(usize::MAX))
-}
 
 /// A connection lent out of the slots: give it back with
 /// [`Slots::release`]. It remembers the cell it came from.
@@ -87,61 +46,6 @@ impl<C> Deref for Lease<C> {
 
     fn deref(&self) -> &C {
         &self.conn
-    }
-}
-
-/// Keeps what it holds on 128-byte lines of its own (adjacent-line
-/// prefetch pairs 64-byte lines on x86): the head, which both runtime
-/// threads swap, shares no line with the queue's lock, and one connection's
-/// cell none with another's.
-#[repr(align(128))]
-struct Line<T>(T);
-
-/// Where one connection lives.
-struct Cell<C> {
-    /// The cell below this one while it is on the idle stack.
-    below: AtomicU64,
-    /// The connection while idle; empty while lent. No lock: the head word
-    /// says who owns the cell, and only its owner reaches in (see
-    /// [`Cell::swap`]). A lock here cost four atomic read-modify-writes per
-    /// acquire and release, about a sixth of an uncontended cycle.
-    conn: UnsafeCell<Option<C>>,
-}
-
-// SAFETY: the connection inside is reached only through `Cell::swap`, whose
-// callers own the cell, so one thread at a time does; moving a `C` between
-// threads needs `C: Send`. The atomic `below` is `Sync` already.
-#[allow(unsafe_code)]
-unsafe impl<C: Send> Sync for Cell<C> {}
-
-impl<C> Cell<C> {
-    /// Puts `conn` in the cell and returns what was there.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns the cell: no other thread can reach in until the
-    /// caller publishes or gives up the cell with a release (or stronger)
-    /// write to the head, and the caller's own access comes after an
-    /// acquire of the head write that gave it the cell. The owners are:
-    ///
-    /// - the holder of the cell's [`Lease`], until the compare-and-swap that
-    ///   pushes the cell succeeds (a cell being pushed is not on the stack,
-    ///   so nobody else can pop it);
-    /// - the thread whose compare-and-swap took the cell off the stack: the
-    ///   tag makes a stale swap fail, so no two pops of one push succeed;
-    /// - [`Slots::close`], for the cells on the stack it swapped out of the
-    ///   head: after that swap no compare-and-swap on the head succeeds.
-    ///
-    /// Every head write is a compare-and-swap or swap with `AcqRel`, so each
-    /// one carries every earlier write to the head's cells with it. The loom
-    /// models check this with loom's `UnsafeCell`, which fails a model when
-    /// two accesses are not ordered.
-    #[allow(unsafe_code)]
-    unsafe fn swap(&self, conn: Option<C>) -> Option<C> {
-        // SAFETY: the caller owns the cell (above), so this is the only
-        // access to the value now.
-        self.conn
-            .with_mut(|slot| unsafe { std::mem::replace(&mut *slot, conn) })
     }
 }
 
@@ -370,14 +274,17 @@ impl<C, W> Slots<C, W> {
     /// slots closed; then it comes back.
     fn push(&self, lease: Lease<C>, mut head: Head) -> Result<(), Lease<C>> {
         let Lease { cell, conn } = lease;
-        // SAFETY (both): the lease holder owns its cell until the swap below
-        // puts the cell on the stack, and no swap has yet.
         #[allow(unsafe_code)]
+        // SAFETY: the lease holder owns its cell until the compare-and-swap
+        // below puts the cell on the stack, and none has yet.
         let was = unsafe { self.cells[cell].0.swap(Some(conn)) };
         debug_assert!(was.is_none(), "a lent cell is empty");
         loop {
             if head.waiters() || head.closed() {
                 #[allow(unsafe_code)]
+                // SAFETY: every compare-and-swap that would have published
+                // the cell failed or was not tried: the lease holder still
+                // owns it.
                 return match unsafe { self.cells[cell].0.swap(None) } {
                     Some(conn) => Err(Lease { cell, conn }),
                     None => unreachable!("a cell off the stack is its owner's alone"),
@@ -507,10 +414,10 @@ impl<C, W> Slots<C, W> {
         }
         let conns: Vec<C> = self
             .stack(was, self.cells.len())
-            // SAFETY: the swap above took these cells off the stack for
-            // good: the close owns them.
             .filter_map(|cell| {
                 #[allow(unsafe_code)]
+                // SAFETY: the swap above took these cells off the stack for
+                // good: the close owns them.
                 unsafe {
                     self.cells[cell].0.swap(None)
                 }

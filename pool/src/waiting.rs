@@ -10,15 +10,16 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::slots::{Lease, Mailbox, Opened, Queue, Release, Slots};
-use super::stamp::{self, Stamp};
-use super::tracked::Tracked;
+use crate::machine::{Instance, Sidecar};
+use crate::mailbox::{Mailbox, Opened};
+use crate::slots::{Lease, Queue};
+use crate::stamp::{self, Stamp};
 
 /// When an acquire first had to wait: a [`Stamp`] for the wait metric,
 /// and, once a deadline had to be computed here, the `Instant` it counts
 /// from.
 #[derive(Default)]
-pub(super) struct Waited {
+pub(crate) struct Waited {
     since: Option<Stamp>,
     started: Option<Instant>,
 }
@@ -38,7 +39,7 @@ impl Waited {
     /// Reads the clock: for the rare waits (a build, the
     /// `runtime-bound-pool` dispatch, a second queueing after a close);
     /// a first queueing leaves its deadline to the [`DeadlineThread`].
-    pub(super) fn deadline(&mut self, timeout: Duration) -> Instant {
+    pub(crate) fn deadline(&mut self, timeout: Duration) -> Instant {
         let since = self.since;
         let started = *self.started.get_or_insert_with(|| {
             let now = Instant::now();
@@ -55,57 +56,31 @@ impl Waited {
     }
 
     /// Ticks since the first wait began, if the acquire waited.
-    pub(super) fn ticks(&self) -> Option<u64> {
+    pub(crate) fn ticks(&self) -> Option<u64> {
         self.since.map(Stamp::ticks_since)
     }
 }
 
 /// A queued caller's mailbox, shared with the slots' queue.
-type SharedMailbox = Arc<Mailbox<Lease<Tracked>, Waiter>>;
-
-thread_local! {
-    /// A mailbox this thread's last queued acquire is done with, emptied,
-    /// for its next one: one allocation and one free fewer per wait (at 16
-    /// tasks on 4 connections, every acquire waits).
-    static SPARE: std::cell::Cell<Option<SharedMailbox>> = const { std::cell::Cell::new(None) };
-}
-
-/// A mailbox waking `waiter`: this thread's spare, or a new one. (While
-/// the thread's locals are being destroyed, always a new one.)
-fn mailbox(waiter: Waiter) -> SharedMailbox {
-    if let Some(mut spare) = SPARE.try_with(std::cell::Cell::take).ok().flatten() {
-        if let Some(mailbox) = Arc::get_mut(&mut spare) {
-            mailbox.reset(Some(waiter));
-            return spare;
-        }
-    }
-    Arc::new(Mailbox::new(waiter))
-}
-
-/// Keeps `mailbox`, emptied, as this thread's spare if nobody else holds it
-/// (a release or an expiry still on its way may; then it is dropped).
-fn give_back(mut mailbox: SharedMailbox) {
-    if let Some(only) = Arc::get_mut(&mut mailbox) {
-        only.reset(None);
-        // Dropped instead while the thread's locals are being destroyed.
-        let _ = SPARE.try_with(|spare| spare.set(Some(mailbox)));
-    }
-}
+type SharedMailbox<C> = Arc<Mailbox<Lease<C>, Waiter>>;
 
 /// A queued caller's wait expired.
 #[derive(Debug)]
-pub(super) struct Expired;
+pub(crate) struct Expired;
 
-/// What a [`DeadlineThread`] watches: the slots of a pool instance, which
-/// it holds weakly.
-pub(super) trait HasSlots: Send + Sync {
-    fn slots(&self) -> &Slots<Tracked, Waiter>;
+/// What a [`DeadlineThread`] watches: a pool instance's queue, which it
+/// holds weakly.
+pub(crate) trait Watched: Send + Sync {
+    /// Times out (and wakes) every queued caller `due` says is due.
+    fn expire(&self, due: &mut dyn FnMut(&mut Waiter) -> bool);
+    /// The least `key` over the queued callers, if any is queued.
+    fn earliest(&self, key: &dyn Fn(&Waiter) -> Instant) -> Option<Instant>;
 }
 
 /// A caller queued for a connection: how to wake it, and until when it
 /// waits (`None` until the [`DeadlineThread`] first sees it).
-pub(super) struct Waiter {
-    pub(super) waker: Waker,
+pub(crate) struct Waiter {
+    pub(crate) waker: Waker,
     deadline: Option<Instant>,
 }
 
@@ -124,7 +99,7 @@ pub(super) struct Waiter {
 /// takes out whoever is due and wakes them, then sleeps until the earliest
 /// deadline or the next look; with nobody queued it sleeps until a caller
 /// queues. It ends when the instance is dropped.
-pub(super) struct DeadlineThread {
+pub(crate) struct DeadlineThread {
     shared: Arc<DeadlineShared>,
     thread: std::thread::Thread,
 }
@@ -142,7 +117,7 @@ struct DeadlineShared {
     stop: AtomicBool,
     /// The instance whose queue the thread times out, from
     /// [`DeadlineThread::attach`] on.
-    watched: OnceLock<Weak<dyn HasSlots>>,
+    watched: OnceLock<Weak<dyn Watched>>,
 }
 
 impl DeadlineShared {
@@ -155,7 +130,7 @@ impl DeadlineThread {
     /// Starts the thread, for callers that wait at most `timeout`. It
     /// watches nothing until [`Self::attach`]: the instance it watches
     /// holds it, so is built after it.
-    pub(super) fn spawn(timeout: Duration) -> std::io::Result<Self> {
+    pub(crate) fn spawn(timeout: Duration) -> std::io::Result<Self> {
         let shared = Arc::new(DeadlineShared {
             wake_at: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
@@ -177,7 +152,7 @@ impl DeadlineThread {
     /// Gives the thread the instance to watch, held weakly (the thread ends
     /// once it is gone). Callers that queued before are timed out too: the
     /// thread's first look sees them.
-    pub(super) fn attach(&self, instance: Weak<dyn HasSlots>) {
+    pub(crate) fn attach(&self, instance: Weak<dyn Watched>) {
         if self.shared.watched.set(instance).is_ok() {
             self.thread.unpark();
         }
@@ -192,7 +167,6 @@ impl DeadlineThread {
             let Some(instance) = watched.upgrade() else {
                 return;
             };
-            let slots = instance.slots();
             // Re-plan before looking: a caller that queues after the look
             // sees `MAX` (or the new plan) and wakes the thread if it needs
             // a look sooner. No wake-up is lost either way.
@@ -208,13 +182,12 @@ impl DeadlineThread {
                 });
                 deadline <= now
             };
-            for waiter in slots.expire(due) {
-                waiter.waker.wake();
-            }
+            let mut due = due;
+            instance.expire(&mut due);
             // One that queued since the look has no deadline yet: look
             // again at once.
-            let next = slots
-                .earliest(|w| w.deadline.unwrap_or(now))
+            let next = instance
+                .earliest(&|w| w.deadline.unwrap_or(now))
                 .map(|deadline| deadline.min(now + shared.every));
             drop(instance);
             match next {
@@ -238,7 +211,7 @@ impl DeadlineThread {
 
     /// Ends the thread (at once if it sleeps); queued callers are then
     /// timed out by nobody, so only once the slots are closed.
-    pub(super) fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.thread.unpark();
     }
@@ -250,23 +223,23 @@ impl Drop for DeadlineThread {
     }
 }
 
-/// Waits in the slots' queue for a connection: `Some` once one is handed
-/// over, `None` if the slots close, [`Expired`] once the instance's
-/// [`DeadlineThread`] expires the wait. Dropped while queued (the
-/// acquire was cancelled), it leaves the queue, and passes on a connection
-/// handed to it meanwhile, so none is stranded.
-pub(super) struct Queued<'a> {
-    pub(super) slots: &'a Slots<Tracked, Waiter>,
-    pub(super) deadlines: &'a DeadlineThread,
-    pub(super) timeout: Duration,
+/// Waits in an instance's queue for a connection: `Some` once one is
+/// handed over, `None` if the instance is shut, [`Expired`] once its
+/// [`DeadlineThread`] expires the wait. Dropped while queued (the acquire
+/// was cancelled), it leaves the queue, and passes on a connection handed to
+/// it meanwhile, so none is stranded.
+pub(crate) struct Queued<'a, C, X: Sidecar> {
+    pub(crate) instance: &'a Instance<C, Waiter, X>,
+    pub(crate) deadlines: &'a DeadlineThread,
+    pub(crate) timeout: Duration,
     /// When the acquire first waited; set here if this is its first wait.
-    pub(super) waited: &'a mut Waited,
+    pub(crate) waited: &'a mut Waited,
     /// Set once queued.
-    pub(super) mailbox: Option<SharedMailbox>,
+    pub(crate) mailbox: Option<SharedMailbox<C>>,
 }
 
-impl Future for Queued<'_> {
-    type Output = Result<Option<Lease<Tracked>>, Expired>;
+impl<C, X: Sidecar> Future for Queued<'_, C, X> {
+    type Output = Result<Option<Lease<C>>, Expired>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -280,19 +253,13 @@ impl Future for Queued<'_> {
                     this.waited.begin();
                     None
                 };
-                let mailbox = mailbox(Waiter {
+                let mailbox = Arc::new(Mailbox::new(Waiter {
                     waker: cx.waker().clone(),
                     deadline,
-                });
-                match this.slots.acquire_or_queue(&mailbox) {
-                    Queue::Acquired(conn) => {
-                        give_back(mailbox);
-                        Ok(Some(conn))
-                    }
-                    Queue::Closed => {
-                        give_back(mailbox);
-                        Ok(None)
-                    }
+                }));
+                match this.instance.lend_or_queue(&mailbox) {
+                    Queue::Acquired(conn) => Ok(Some(conn)),
+                    Queue::Closed => Ok(None),
                     Queue::Queued => {
                         this.mailbox = Some(mailbox);
                         this.deadlines.queued(deadline);
@@ -311,33 +278,27 @@ impl Future for Queued<'_> {
                 Opened::TimedOut => Err(Expired),
             },
         };
-        if let Some(mailbox) = this.mailbox.take() {
-            give_back(mailbox);
-        }
+        this.mailbox = None;
         Poll::Ready(done)
     }
 }
 
-impl Drop for Queued<'_> {
+impl<C, X: Sidecar> Drop for Queued<'_, C, X> {
     fn drop(&mut self) {
         if let Some(mailbox) = self.mailbox.take() {
-            match self.slots.cancel(&mailbox) {
-                Release::Returned => {}
-                Release::HandedOff(next) => next.waker.wake(),
-                // The slots closed meanwhile: dropping it closes it.
-                Release::Closed(conn) => drop(conn),
-            }
-            give_back(mailbox);
+            // A connection to close comes back only if the instance was shut
+            // meanwhile: dropping it closes it.
+            drop(self.instance.cancel(&mailbox));
         }
     }
 }
 
 /// Counts a waiter of the `runtime-bound-pool` path for as long as it waits,
 /// however the wait ends (queued callers are counted by the slots).
-pub(super) struct Waiting<'a>(&'a AtomicUsize);
+pub(crate) struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
-    pub(super) fn enter(counter: &'a AtomicUsize) -> Self {
+    pub(crate) fn enter(counter: &'a AtomicUsize) -> Self {
         counter.fetch_add(1, Ordering::Relaxed);
         Self(counter)
     }
