@@ -87,3 +87,31 @@ impl Contender {
         }
     }
 }
+
+/// Connections that are plain numbers: the pool's own cost, with no
+/// database behind it.
+#[derive(Default)]
+pub struct Numbers(std::sync::atomic::AtomicUsize);
+
+impl racegate_pool::Manager for Numbers {
+    type Connection = usize;
+    type Error = String;
+    type Companion = ();
+
+    async fn open(&self, _index: usize) -> Result<usize, String> {
+        Ok(self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn close(&self, _conn: usize) {}
+
+    async fn companion(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn stop(_companion: &()) {}
+}
+
+/// A `racegate_pool::Pool` of `size` numbered connections.
+pub fn numbered_pool(size: usize) -> Arc<racegate_pool::Pool<Numbers>> {
+    racegate_pool::Pool::new(Numbers::default(), racegate_pool::PoolConfig::new(size))
+}

@@ -2,6 +2,7 @@
 //! 0, and a small JSON client.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod fds;
 
 use std::path::PathBuf;
