@@ -4,12 +4,14 @@
 //! - [`config`]: flags and environment ([`ServerConfig`]).
 //! - [`serve`]: runtime layouts, signals, graceful shutdown ([`RunningServer`] for tests).
 //! - [`http`]: the router ([`http::app`]) and handlers.
-//! - [`memory`], [`settings`]: the services; [`store`]: how they run SQL.
+//! - [`memory`], [`settings`]: the services; [`store`]: how they run SQL
+//!   (group commit; one batch's transaction in `batch`).
 //! - [`pool`]: the SQLite connections, pooled by `racegate-pool`.
 //! - [`db`]: schema and SQLite settings; [`responder`]: the deterministic reply.
 //! - [`bugs`]: the bug catalogue behind `--inject`.
 //! - [`error`], [`metrics`]: error responses and `/metrics`.
 
+pub(crate) mod batch;
 pub mod bugs;
 pub mod checkpoint;
 pub mod config;
