@@ -1,5 +1,5 @@
-//! Shared by the criterion benches: the deadpool manager the pool bench
-//! compares against and the pool workload ([`pools`]), and a minimal
+//! Shared by the criterion benches: the one manager of `tokio_rusqlite`
+//! connections both pools in the pool bench use and the pool workload ([`pools`]), and a minimal
 //! in-process HTTP target for the engine bench. The side-by-side comparison
 //! with other tools is `compare.sh`.
 
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use deadpool::managed::{Manager, Metrics, RecycleResult};
 
-/// Hands out the same `tokio_rusqlite` connections our pool does, so the
-/// pool bench compares the pools and nothing else.
+/// Hands out plain `tokio_rusqlite` connections, to our pool, deadpool and
+/// bb8 alike, so the pool bench compares the pools and nothing else.
 pub struct SqliteManager {
     /// The database file.
     pub path: PathBuf,
@@ -28,6 +28,44 @@ impl Manager for SqliteManager {
 
     async fn recycle(&self, _: &mut Self::Type, _: &Metrics) -> RecycleResult<Self::Error> {
         Ok(())
+    }
+}
+
+impl racegate_pool::Manager for SqliteManager {
+    type Connection = tokio_rusqlite::Connection;
+    type Error = rusqlite::Error;
+    type Companion = ();
+
+    async fn open(&self, _index: usize) -> Result<Self::Connection, Self::Error> {
+        tokio_rusqlite::Connection::open(&self.path).await
+    }
+
+    async fn close(&self, conn: Self::Connection) {
+        let _ = conn.close().await;
+    }
+
+    async fn companion(&self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn stop(_companion: &()) {}
+}
+
+impl bb8::ManageConnection for SqliteManager {
+    type Connection = tokio_rusqlite::Connection;
+    type Error = rusqlite::Error;
+
+    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
+        tokio_rusqlite::Connection::open(&self.path).await
+    }
+
+    /// Checked out as deadpool's are recycled: a no-op that is still called.
+    async fn is_valid(&self, _conn: &mut Self::Connection) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut Self::Connection) -> bool {
+        false
     }
 }
 

@@ -6,20 +6,20 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use racegate_server::pool::{ConnectionPool, PoolConfig};
-
 use crate::SqliteManager;
 
 /// What runs the cycles: our pool, deadpool on the same connections, or
 /// no pool at all (the same tasks and yields: the floor both stand on).
 #[derive(Clone)]
 pub enum Contender {
-    /// `racegate_server::pool::ConnectionPool`.
-    Racegate(Arc<ConnectionPool>),
+    /// `racegate_pool::Pool` over the same `tokio_rusqlite` connections.
+    Racegate(Arc<racegate_pool::Pool<SqliteManager>>),
     /// `deadpool::managed::Pool` over the same `tokio_rusqlite` connections.
     Deadpool(deadpool::managed::Pool<SqliteManager>),
     /// Tasks that only yield.
     NoPool,
+    /// `bb8::Pool` over the same `tokio_rusqlite` connections.
+    Bb8(bb8::Pool<SqliteManager>),
 }
 
 impl Contender {
@@ -29,13 +29,21 @@ impl Contender {
             Self::Racegate(_) => "racegate",
             Self::Deadpool(_) => "deadpool",
             Self::NoPool => "no-pool",
+            Self::Bb8(_) => "bb8",
         }
     }
 
-    /// Both pools with `size` connections in `dir`, every connection opened
-    /// up front, and the floor. Call inside a runtime.
-    pub async fn all(dir: &Path, size: usize) -> [Self; 3] {
-        let ours = ConnectionPool::new(PoolConfig::new(dir.join(format!("ours{size}.db")), size));
+    /// Our pool and deadpool with `size` connections in `dir`, every
+    /// connection opened up front, the floor, and bb8 (in that order; the
+    /// first three are what `pool-ab`'s older builds ran). Call inside a
+    /// runtime.
+    pub async fn all(dir: &Path, size: usize) -> [Self; 4] {
+        let ours = racegate_pool::Pool::new(
+            SqliteManager {
+                path: dir.join(format!("ours{size}.db")),
+            },
+            racegate_pool::PoolConfig::new(size),
+        );
         ours.warm_up().await.expect("our pool opens");
         let theirs = deadpool::managed::Pool::builder(SqliteManager {
             path: dir.join(format!("dp{size}.db")),
@@ -49,7 +57,20 @@ impl Contender {
             all.push(theirs.get().await.expect("deadpool opens"));
         }
         drop(all);
-        [Self::Racegate(ours), Self::Deadpool(theirs), Self::NoPool]
+        let bb8 = bb8::Pool::builder()
+            .max_size(u32::try_from(size).expect("a pool size fits u32"))
+            .min_idle(Some(u32::try_from(size).expect("a pool size fits u32")))
+            .build(SqliteManager {
+                path: dir.join(format!("bb8-{size}.db")),
+            })
+            .await
+            .expect("bb8 builds");
+        [
+            Self::Racegate(ours),
+            Self::Deadpool(theirs),
+            Self::NoPool,
+            Self::Bb8(bb8),
+        ]
     }
 
     /// `workers` tasks share `cycles` acquire–yield–release cycles; returns
@@ -84,6 +105,11 @@ impl Contender {
                 drop(conn);
             }
             Self::NoPool => tokio::task::yield_now().await,
+            Self::Bb8(pool) => {
+                let conn = pool.get().await.expect("get");
+                tokio::task::yield_now().await;
+                drop(conn);
+            }
         }
     }
 }

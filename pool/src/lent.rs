@@ -57,6 +57,7 @@ impl<M: Manager> Drop for Pooled<M> {
             // The instance was shut meanwhile (closed or recycled): dropping
             // the connection closes it.
             drop(instance.release(lease));
+            crate::recent::give_back(instance);
         }
     }
 }

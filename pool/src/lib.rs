@@ -34,8 +34,9 @@
 //!   `racegate-loom` crate compiles `machine`, `init`, `slots`, `mailbox` and
 //!   `sync` from this crate's source with loom's types: loom checks the pool
 //!   as written.
-//! - `tracked`, `counter`, `stamp`, `bug`: counters, cheap timestamps for
-//!   the wait metric, and the seed's bug on demand.
+//! - `recent`, `tracked`, `counter`, `stamp`, `bug`: each thread's last
+//!   instance (the fast path's lookup), counters, cheap timestamps for the
+//!   wait metric, and the seed's bug on demand.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -49,6 +50,7 @@ pub mod machine;
 pub mod mailbox;
 pub mod manager;
 pub mod pool;
+mod recent;
 pub mod slots;
 mod stamp;
 mod sync;

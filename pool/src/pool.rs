@@ -13,6 +13,7 @@ use crate::instance::{Beside, Instance};
 use crate::lent::Pooled;
 use crate::machine::{self, Cell, Signal, Step};
 use crate::manager::{Manager, PoolConfig, PoolError, PoolStats};
+use crate::recent;
 use crate::slots::{Lease, TryAcquire};
 use crate::stamp;
 use crate::tracked::{PoolMetrics, Tracked};
@@ -49,6 +50,9 @@ pub struct Pool<M: Manager> {
     /// instance and retires the old one.
     generation: AtomicU64,
     metrics: Arc<PoolMetrics>,
+    /// This pool's number, under which threads remember its instance
+    /// ([`crate::recent`]).
+    number: u64,
 }
 
 impl<M: Manager> Pool<M> {
@@ -62,6 +66,7 @@ impl<M: Manager> Pool<M> {
             cell_changed: Notify::new(),
             generation: AtomicU64::new(1),
             metrics: Arc::default(),
+            number: recent::pool_number(),
             config,
         })
     }
@@ -78,10 +83,11 @@ impl<M: Manager> Pool<M> {
 
     /// Borrows a connection, waiting at most the acquire timeout.
     pub async fn acquire(&self) -> Result<Pooled<M>, PoolError<M::Error>> {
-        // The fast path (built, a connection idle): one look at the cell and
-        // one compare-and-swap on the slots' idle stack: no clock, no timer.
+        // The fast path (built, a connection idle): the instance this thread
+        // remembers (else the cell's), and one compare-and-swap on the
+        // slots' idle stack: no lock, no clock, no timer.
         let generation = self.generation.load(Ordering::Acquire);
-        let mut ready = self.cell.ready(generation);
+        let mut ready = recent::get(self.number, generation).or_else(|| self.ready(generation));
         if let Some(instance) = ready.take() {
             match instance.slots.try_acquire() {
                 TryAcquire::Acquired(conn) => {
@@ -122,7 +128,7 @@ impl<M: Manager> Pool<M> {
         loop {
             let current = ready
                 .take()
-                .or_else(|| self.cell.ready(self.generation.load(Ordering::Acquire)));
+                .or_else(|| self.ready(self.generation.load(Ordering::Acquire)));
             let instance = match current {
                 Some(instance) => instance,
                 None => {
@@ -175,6 +181,14 @@ impl<M: Manager> Pool<M> {
                 }
             }
         }
+    }
+
+    /// The cell's instance for `generation`, if built; this thread
+    /// remembers it.
+    fn ready(&self, generation: u64) -> Option<Arc<Instance<M>>> {
+        let instance = self.cell.ready(generation)?;
+        recent::remember(self.number, generation, &instance);
+        Some(instance)
     }
 
     /// The current instance, building it if this caller is the first.

@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::batch::{run_batch, TypedJob, WriteJob};
 use crate::bugs::{Bug, RacySchema};
 use crate::checkpoint;
 use crate::db;
-use crate::batch::{run_batch, TypedJob, WriteJob};
 use crate::error::ServiceError;
 use crate::pool::{ConnectionPool, PooledConnection};
 

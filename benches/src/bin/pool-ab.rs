@@ -1,6 +1,6 @@
 //! The pool bench's workload with the contenders interleaved: for each cell
-//! `w{workers}s{size}`, round after round, our pool, deadpool and the
-//! no-pool floor each run the same cycles back to back (the order rotating
+//! `w{workers}s{size}`, round after round, our pool, deadpool, the no-pool
+//! floor and bb8 each run the same cycles back to back (the order rotating
 //! every round), and each round gives its own ratio. On a shared, noisy
 //! machine that keeps a slow minute from landing on one contender only, as
 //! it can when criterion measures them one after the other.
@@ -148,10 +148,10 @@ fn one_run(options: &Options) {
         .expect("a runtime");
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!(
-        "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling | ours/deadpool above the floor |"
+        "| cell | ours ns/cycle | deadpool ns/cycle | no-pool ns/cycle | ours/deadpool (median, IQR) | ceiling | ours/deadpool above the floor | bb8 ns/cycle | ours/bb8 (median, IQR) | ours/bb8 above the floor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    let mut built: Vec<(usize, [Contender; 3])> = Vec::new();
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut built: Vec<(usize, [Contender; 4])> = Vec::new();
     for &(workers, size) in &options.cells {
         if !built.iter().any(|(s, _)| *s == size) {
             built.push((size, rt.block_on(Contender::all(dir.path(), size))));
@@ -165,10 +165,10 @@ fn one_run(options: &Options) {
         for c in contenders {
             time(c); // warm up
         }
-        let mut times: [Vec<Duration>; 3] = Default::default();
+        let mut times: [Vec<Duration>; 4] = Default::default();
         for round in 0..options.rounds {
-            for k in 0..3 {
-                let i = (round + k) % 3;
+            for k in 0..4 {
+                let i = (round + k) % 4;
                 times[i].push(time(&contenders[i]));
             }
         }
@@ -188,8 +188,17 @@ fn one_run(options: &Options) {
         let mut ours = ratios(&times[1], &times[0]);
         let mut ceiling = ratios(&times[1], &times[2]);
         let mut above = above_floor(&times[0], &times[1], &times[2]);
+        let mut ours_bb8 = ratios(&times[3], &times[0]);
+        let mut above_bb8 = above_floor(&times[0], &times[3], &times[2]);
+        let median_or_dash = |v: &mut Vec<f64>| {
+            if v.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("{:.2}", quantile(v, 0.5))
+            }
+        };
         println!(
-            "| w{workers}s{size} | {:.0} | {:.0} | {:.0} | {:.2}× ({:.2}–{:.2}) | {:.2}× | {} |",
+            "| w{workers}s{size} | {:.0} | {:.0} | {:.0} | {:.2}× ({:.2}–{:.2}) | {:.2}× | {} | {:.0} | {:.2}× ({:.2}–{:.2}) | {} |",
             per_cycle(&times[0]),
             per_cycle(&times[1]),
             per_cycle(&times[2]),
@@ -197,11 +206,12 @@ fn one_run(options: &Options) {
             quantile(&mut ours, 0.25),
             quantile(&mut ours, 0.75),
             quantile(&mut ceiling, 0.5),
-            if above.is_empty() {
-                "—".to_owned()
-            } else {
-                format!("{:.2}", quantile(&mut above, 0.5))
-            },
+            median_or_dash(&mut above),
+            per_cycle(&times[3]),
+            quantile(&mut ours_bb8, 0.5),
+            quantile(&mut ours_bb8, 0.25),
+            quantile(&mut ours_bb8, 0.75),
+            median_or_dash(&mut above_bb8),
         );
     }
     println!(
@@ -231,9 +241,9 @@ mod processes {
 
     use super::{quantile, Options};
 
-    /// One cell of one run: ours/deadpool, and ours/deadpool above the
-    /// floor (absent from the tables of builds before that column).
-    type Row = (String, f64, Option<f64>);
+    /// One cell of one run: ours/deadpool, ours/deadpool above the floor,
+    /// and ours/bb8 (the last two absent from older builds' tables).
+    type Row = (String, f64, Option<f64>, Option<f64>);
 
     /// Runs `binary` with `args`; its per-cell figures, in the order its
     /// table lists them.
@@ -258,7 +268,8 @@ mod processes {
     }
 
     /// The cells and figures of one run's table: the first column, the
-    /// number before `×` in the fifth, and the seventh's number if any.
+    /// number before `×` in the fifth, the seventh's number if any, and the
+    /// number before `×` in the ninth if any.
     fn ratios(table: &str) -> Vec<Row> {
         table
             .lines()
@@ -267,7 +278,11 @@ mod processes {
                 let cell = cols.get(1).filter(|c| c.starts_with('w'))?;
                 let ratio = cols.get(5)?.split('×').next()?.parse().ok()?;
                 let above = cols.get(7).and_then(|c| c.parse().ok());
-                Some(((*cell).to_owned(), ratio, above))
+                let bb8 = cols
+                    .get(9)
+                    .and_then(|c| c.split('×').next())
+                    .and_then(|c| c.parse().ok());
+                Some(((*cell).to_owned(), ratio, above, bb8))
             })
             .collect()
     }
@@ -282,6 +297,7 @@ mod processes {
         // order.
         let mut got: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); builds.len()];
         let mut got_above: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); builds.len()];
+        let mut got_bb8: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); builds.len()];
         let mut order: Vec<String> = Vec::new();
         for run in 0..options.processes {
             for k in 0..builds.len() {
@@ -294,9 +310,12 @@ mod processes {
                     options.processes,
                     builds[b].1
                 );
-                for (cell, ratio, above) in one(builds[b].0, &options.child_args)? {
+                for (cell, ratio, above, bb8) in one(builds[b].0, &options.child_args)? {
                     if !order.contains(&cell) {
                         order.push(cell.clone());
+                    }
+                    if let Some(bb8) = bb8 {
+                        got_bb8[b].entry(cell.clone()).or_default().push(bb8);
                     }
                     if let Some(above) = above {
                         got_above[b].entry(cell.clone()).or_default().push(above);
@@ -345,6 +364,14 @@ mod processes {
                 options.processes,
             );
         }
+        if got_bb8.iter().any(|g| !g.is_empty()) {
+            println!();
+            table(&got_bb8, "×");
+            println!(
+                "\nours/bb8 per cell: the median of {} whole runs (lowest–highest) [each run's median].",
+                options.processes,
+            );
+        }
         Ok(())
     }
 
@@ -356,13 +383,22 @@ mod processes {
             assert_eq!(
                 super::ratios(table),
                 vec![
-                    ("w1s4".to_owned(), 1.22, Some(0.41)),
-                    ("w16s4".to_owned(), 1.31, None)
+                    ("w1s4".to_owned(), 1.22, Some(0.41), None),
+                    ("w16s4".to_owned(), 1.31, None, None)
                 ]
             );
             // A table from a build before the last column.
             let old = "| w1s4 | 980 | 1225 | 811 | 1.22× (1.18–1.27) | 1.45× |\n";
-            assert_eq!(super::ratios(old), vec![("w1s4".to_owned(), 1.22, None)]);
+            assert_eq!(
+                super::ratios(old),
+                vec![("w1s4".to_owned(), 1.22, None, None)]
+            );
+            // This build's table, with bb8.
+            let now = "| w4s16 | 201 | 268 | 140 | 1.33× (1.30–1.37) | 1.91× | 0.48 | 610 | 3.03× (2.9–3.1) | 0.13 |\n";
+            assert_eq!(
+                super::ratios(now),
+                vec![("w4s16".to_owned(), 1.33, Some(0.48), Some(3.03))]
+            );
         }
     }
 }
