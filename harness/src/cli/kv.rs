@@ -7,7 +7,7 @@ use clap::Args;
 use super::fire::finish;
 use super::flags::{KvShape, OutputFlags, TargetFlags};
 use super::EXIT_USAGE;
-use crate::console::warn;
+use crate::console::{aside, say, warn};
 use crate::kv::{self, KvSpec};
 use crate::report::history_html;
 
@@ -57,5 +57,18 @@ pub(super) async fn run(args: &KvArgs) -> u8 {
         )],
         _ => Vec::new(),
     };
-    finish(&run.report, &args.output, extra)
+    let wrote_view = !extra.is_empty();
+    let code = finish(&run.report, &args.output, extra);
+    if let (true, Some(dir), false) = (wrote_view, &args.output.out, args.output.quiet) {
+        if code != super::EXIT_USAGE {
+            let line = format!("history view: {}", dir.join("history.html").display());
+            // Off stdout when stdout carries the JSON report.
+            if args.output.json {
+                aside(&line);
+            } else {
+                say(&line);
+            }
+        }
+    }
+    code
 }
