@@ -12,13 +12,23 @@ pub enum DurationError {
     /// A unit other than ms, s, m, h.
     #[error("bad duration unit in {0:?}: use ms, s, m or h")]
     Unit(String),
-    /// Zero, negative or too large.
+    /// Zero (where not allowed), negative or too large.
     #[error("duration must be positive and finite, got {0:?}")]
     Range(String),
 }
 
 /// Parses `250ms`, `10s`, `1.5s`, `2m`, `1h`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    parse(s, false)
+}
+
+/// The same, but zero is allowed: a point in a run (`0s..2s`) or the
+/// shortest of a range of delays (`0ms..50ms`).
+pub fn parse_offset(s: &str) -> Result<Duration, DurationError> {
+    parse(s, true)
+}
+
+fn parse(s: &str, zero: bool) -> Result<Duration, DurationError> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -34,7 +44,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         "h" => n * 3600.0,
         _ => return Err(DurationError::Unit(s.to_owned())),
     };
-    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+    if !(secs.is_finite() && (secs > 0.0 || zero && secs == 0.0) && secs < 1e9) {
         return Err(DurationError::Range(s.to_owned()));
     }
     Ok(Duration::from_secs_f64(secs))

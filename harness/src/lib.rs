@@ -32,6 +32,7 @@ pub mod gate;
 pub mod histogram;
 pub mod history;
 pub mod kv;
+pub mod nemesis;
 pub mod outcome;
 pub mod plan;
 pub mod rate;

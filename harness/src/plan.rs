@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::check::{Checks, Symptom};
 use crate::gate::Gate;
+use crate::nemesis::CancelSpec;
 use crate::request::{RequestSpec, Target};
 
 /// The default per-request (and per-connect) timeout of `fire` and `kv`.
@@ -99,4 +100,8 @@ pub struct FireConfig {
     pub gate: Gate,
     /// The timeline's bucket width in ms (widened on long runs).
     pub bucket_ms: u64,
+    /// Requests to abandon on purpose (the nemesis), if any.
+    pub cancel: Option<CancelSpec>,
+    /// The seed every fault decision is drawn from.
+    pub seed: u64,
 }

@@ -32,6 +32,8 @@ pub struct RunStats {
     pub latency_uncorrected: Option<Histogram<u64>>,
     /// Failure clusters.
     pub clusters: Clusters,
+    /// Requests the nemesis broke on purpose: not judged, not in `total`.
+    pub faulted: u64,
 }
 
 impl RunStats {
@@ -47,6 +49,7 @@ impl RunStats {
             latency: new_histogram(),
             latency_uncorrected: open_loop.then(new_histogram),
             clusters: Clusters::default(),
+            faulted: 0,
         }
     }
 
@@ -61,6 +64,11 @@ impl RunStats {
     /// Records a status.
     pub fn record_status(&mut self, status: u16) {
         *self.statuses.entry(status).or_default() += 1;
+    }
+
+    /// Records a request the nemesis broke on purpose.
+    pub fn fault(&mut self) {
+        self.faulted += 1;
     }
 
     /// Records a pass.
@@ -88,6 +96,7 @@ impl RunStats {
 
     /// Folds another worker's tallies into these.
     pub fn merge(&mut self, other: RunStats) {
+        self.faulted += other.faulted;
         self.total += other.total;
         self.passed += other.passed;
         for (a, b) in self.failures.iter_mut().zip(other.failures) {

@@ -75,6 +75,7 @@ async fn answered(client: &mut Client) -> (u16, Bytes) {
     match client.send(get()).await {
         Exchange::Answered { status, body } => (status, body),
         Exchange::Failed { kind, message } => panic!("{kind}: {message}"),
+        Exchange::Abandoned { .. } => panic!("nothing is abandoned here"),
     }
 }
 
@@ -82,6 +83,7 @@ async fn failed(client: &mut Client) -> (FailureKind, String) {
     match client.send(get()).await {
         Exchange::Answered { status, body } => panic!("answered {status} {body:?}"),
         Exchange::Failed { kind, message } => (kind, message),
+        Exchange::Abandoned { .. } => panic!("nothing is abandoned here"),
     }
 }
 

@@ -33,6 +33,7 @@ fn spec(write: &str, body: &str, requests: u64) -> KvSpec {
         timeout: std::time::Duration::from_secs(10),
         key_prefix: None,
         seed: Some(7),
+        cancel: None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! ([`init::InitCell`] through [`machine::step`] and [`machine::Build`]), who
 //! gets which connection and who is woken ([`slots::Slots`],
 //! [`mailbox::Mailbox`], [`machine::Instance`]), what close, a give-up and a
-//! release do — is synchronous code in `pool/src/{machine,init,slots,head,mailbox,sync}.rs`,
+//! release do — is synchronous code in `pool/src/{machine,init,slots,lease,head,mailbox,sync}.rs`,
 //! compiled here by path with `cfg(racegate_loom)`, so its `Mutex`, `Arc`,
 //! atomics and `UnsafeCell` are loom's and loom tries every interleaving of
 //! 2–3 threads (an idle connection sits in an `UnsafeCell` that only its
@@ -53,6 +53,10 @@ pub mod init;
 /// The idle stack's head word and cells, compiled against loom.
 #[path = "../../pool/src/head.rs"]
 mod head;
+
+/// What the slots hand out and back, compiled against loom.
+#[path = "../../pool/src/lease.rs"]
+pub mod lease;
 
 /// The pool's connection slots and hand-off queue, compiled against loom.
 #[path = "../../pool/src/slots.rs"]

@@ -27,9 +27,9 @@
 //! - [`manager`]: what is pooled ([`Manager`]), [`PoolConfig`], [`PoolError`].
 //! - [`machine`]: **every decision**, in synchronous code: who builds, who
 //!   waits, who gets which connection, who is woken, what close and drop do.
-//! - [`init`], [`slots`], [`mailbox`]: the machine's parts: the lazily built
-//!   shared instance, the bounded slots with their hand-off queue, a queued
-//!   caller's mailbox.
+//! - [`init`], [`slots`], [`lease`], [`mailbox`]: the machine's parts: the
+//!   lazily built shared instance, the bounded slots with their hand-off
+//!   queue and what they hand out, a queued caller's mailbox.
 //! - `sync`: `std`'s types, or loom's under `cfg(racegate_loom)`. The
 //!   `racegate-loom` crate compiles `machine`, `init`, `slots`, `mailbox` and
 //!   `sync` from this crate's source with loom's types: loom checks the pool
@@ -45,6 +45,7 @@ mod counter;
 mod head;
 pub mod init;
 mod instance;
+pub mod lease;
 mod lent;
 pub mod machine;
 pub mod mailbox;

@@ -27,27 +27,12 @@
 //! connection is on its way passes it on.
 
 use std::collections::VecDeque;
-use std::ops::Deref;
 
 use crate::head::{cell_of, Cell, Head, Line, CLOSED, NIL, WAITERS};
+pub use crate::lease::{Closing, Lease, Queue, Rejected, Release, SlotStats, TryAcquire};
 use crate::mailbox::Letter;
 pub use crate::mailbox::{Mailbox, Opened};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering, UnsafeCell};
-
-/// A connection lent out of the slots: give it back with
-/// [`Slots::release`]. It remembers the cell it came from.
-pub struct Lease<C> {
-    cell: usize,
-    conn: C,
-}
-
-impl<C> Deref for Lease<C> {
-    type Target = C;
-
-    fn deref(&self) -> &C {
-        &self.conn
-    }
-}
 
 /// A bounded set of connections: at most `capacity` exist, each one either
 /// idle here or lent out; once closed, nothing is lent again.
@@ -69,66 +54,6 @@ struct SlotState<C, W> {
     /// carries `WAITERS` (both change only under this lock).
     queue: VecDeque<Arc<Mailbox<Lease<C>, W>>>,
 }
-/// The result of [`Slots::try_acquire`].
-pub enum TryAcquire<C> {
-    /// A connection, now lent to the caller.
-    Acquired(Lease<C>),
-    /// All connections are lent out (or callers are queued for them): wait
-    /// for a release.
-    Empty,
-    /// The slots are closed.
-    Closed,
-}
-
-/// The result of [`Slots::acquire_or_queue`].
-pub enum Queue<C> {
-    /// A connection, now lent to the caller.
-    Acquired(Lease<C>),
-    /// The caller's mailbox is queued: it waits to be woken, then opens it.
-    Queued,
-    /// The slots are closed.
-    Closed,
-}
-
-/// The result of [`Slots::release`] and [`Slots::cancel`].
-pub enum Release<C, W> {
-    /// Back among the idle connections (or, for a cancel, nothing to pass on).
-    Returned,
-    /// Delivered to a queued caller: the releaser wakes it with this.
-    HandedOff(W),
-    /// The slots were closed meanwhile: the caller closes the connection.
-    Closed(C),
-}
-
-/// A snapshot of the slots, for metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotStats {
-    /// Idle connections.
-    pub idle: usize,
-    /// Connections lent out.
-    pub in_use: usize,
-    /// The bound.
-    pub capacity: usize,
-    /// Whether the slots are closed.
-    pub closed: bool,
-    /// Callers queued for a connection.
-    pub queued: usize,
-}
-
-/// What [`Slots::close`] hands back, once.
-pub struct Closing<C, W> {
-    /// The idle connections: the caller closes them.
-    pub conns: Vec<C>,
-    /// Every caller that was queued: the caller wakes them, and they find
-    /// the slots closed.
-    pub wake: Vec<W>,
-}
-
-/// Returned by [`Slots::add`] when the bound would be exceeded or the slots
-/// are closed; carries the connection back.
-#[derive(Debug)]
-pub struct Rejected<C>(pub C);
-
 impl<C, W> Slots<C, W> {
     /// Empty slots holding at most `capacity` connections.
     pub fn new(capacity: usize) -> Self {

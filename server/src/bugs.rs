@@ -51,11 +51,21 @@ pub enum Bug {
     /// history check sees it. Fix: read through to the database, or update
     /// the cache on the write path before acknowledging the write.
     StaleRead,
+    /// A chat reads its context on a pooled connection and keeps it through
+    /// the model call (the think time); a guard gives it back when the turn
+    /// ends, but a turn whose future is dropped mid-way — its client gave up
+    /// and the server cancelled the handler — never gives it back. Without
+    /// cancellation it passes every check, forever; with clients that give up
+    /// (`racegate fire --cancel`) the pool drains and later chats get 503.
+    /// Fix: the connection is owned by a guard whose `Drop` returns it, on
+    /// every path, cancellation included (and is not held across the model
+    /// call at all).
+    CancelLeak,
 }
 
 impl Bug {
     /// Every entry, in catalogue order.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::RuntimeBoundPool,
         Bug::UnguardedInit,
         Bug::RacySchema,
@@ -63,6 +73,7 @@ impl Bug {
         Bug::LostUpdate,
         Bug::LeakOnError,
         Bug::StaleRead,
+        Bug::CancelLeak,
     ];
 
     /// The name used by `--inject` and by the scenario files.
@@ -75,6 +86,7 @@ impl Bug {
             Bug::LostUpdate => "lost-update",
             Bug::LeakOnError => "leak-on-error",
             Bug::StaleRead => "stale-read",
+            Bug::CancelLeak => "cancel-leak",
         }
     }
 }
@@ -129,6 +141,32 @@ impl Faults {
     /// The bugs switched on.
     pub fn bugs(&self) -> &[Bug] {
         &self.on
+    }
+}
+
+/// `cancel-leak`: holds a connection through a turn and gives it back only
+/// when [`release`](Self::release)d; dropped before that (the turn's future
+/// cancelled), it forgets the connection instead of returning it.
+pub struct CancelLeak<T>(Option<T>);
+
+impl<T> CancelLeak<T> {
+    /// Holds `conn` until [`release`](Self::release).
+    pub fn hold(conn: T) -> Self {
+        Self(Some(conn))
+    }
+
+    /// The turn finished: give the connection back.
+    pub fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl<T> Drop for CancelLeak<T> {
+    fn drop(&mut self) {
+        // The bug: the early exit (cancellation) forgets to give it back.
+        if let Some(conn) = self.0.take() {
+            std::mem::forget(conn);
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
-use crate::bugs::Bug;
+use crate::bugs::{Bug, CancelLeak};
 use crate::error::ServiceError;
 use crate::responder;
 use crate::store::Store;
@@ -83,8 +83,17 @@ impl MemoryService {
                 }
             }
         };
+        // `cancel-leak`: the context's connection kept through the model call.
+        let context = if self.store.pool().config().faults.is_on(Bug::CancelLeak) {
+            Some(CancelLeak::hold(self.store.acquire().await?))
+        } else {
+            None
+        };
         if !self.think.is_zero() {
             tokio::time::sleep(self.think).await;
+        }
+        if let Some(context) = context {
+            context.release();
         }
         let response = responder::reply(&message, earlier);
         // Time-ordered ids (UUIDv7): new conversations append to the end of

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::flags::{FireShape, GateFlags, OutputFlags, TargetFlags};
+use super::flags::{FaultFlags, FireShape, GateFlags, OutputFlags, TargetFlags};
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::check::CheckSpec;
 use crate::console::{aside, say, warn};
@@ -53,6 +53,12 @@ pub struct FireArgs {
     /// What passes.
     #[command(flatten)]
     pub gate: GateFlags,
+    /// What the nemesis breaks.
+    #[command(flatten)]
+    pub faults: FaultFlags,
+    /// Seed of the fault decisions (default: random, printed and recorded, so a run can be replayed).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// What is written.
     #[command(flatten)]
     pub output: OutputFlags,
@@ -145,6 +151,12 @@ impl FireArgs {
         }
         if self.burst {
             fire = fire.burst();
+        }
+        if let Some(cancel) = &self.faults.cancel {
+            fire = fire.cancel(cancel.clone());
+        }
+        if let Some(seed) = self.seed {
+            fire = fire.seed(seed);
         }
         if let Some(data) = &self.data {
             let body = match data.strip_prefix('@') {

@@ -1,7 +1,8 @@
 //! The flag groups that several subcommands share, each defined once and
 //! flattened into every subcommand that takes it: where the requests go
 //! ([`TargetFlags`]), how many and how hard ([`FireShape`], [`KvShape`]), what is written
-//! ([`OutputFlags`]) and what passes ([`GateFlags`]).
+//! ([`OutputFlags`]), what passes ([`GateFlags`]) and what the nemesis
+//! breaks on purpose ([`FaultFlags`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use clap::Args;
 
 use crate::duration::parse_duration;
 use crate::gate::{parse_pass_rate, Gate};
+use crate::nemesis::CancelSpec;
 use crate::plan::REQUEST_TIMEOUT;
 
 /// Where the requests go.
@@ -71,6 +73,14 @@ pub struct OutputFlags {
     /// No live line and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// The nemesis: faults injected on purpose during the run.
+#[derive(Debug, Clone, Args)]
+pub struct FaultFlags {
+    /// Abandon a share of requests after a random delay, as a client that gives up: RATE:MIN..MAX[@FROM..TO], e.g. 10%:0ms..50ms. They count as faulted, not judged.
+    #[arg(long, value_name = "RATE:MIN..MAX")]
+    pub cancel: Option<CancelSpec>,
 }
 
 /// What passes: the thresholds the run is gated on.

@@ -5,7 +5,7 @@
 use clap::Args;
 
 use super::fire::finish;
-use super::flags::{KvShape, OutputFlags, TargetFlags};
+use super::flags::{FaultFlags, KvShape, OutputFlags, TargetFlags};
 use super::EXIT_USAGE;
 use crate::console::{aside, say, warn};
 use crate::kv::{self, KvSpec};
@@ -23,6 +23,9 @@ pub struct KvArgs {
     /// The workload.
     #[command(flatten)]
     pub spec: KvSpec,
+    /// What the nemesis breaks.
+    #[command(flatten)]
+    pub faults: FaultFlags,
     /// What is written.
     #[command(flatten)]
     pub output: OutputFlags,
@@ -35,6 +38,7 @@ impl KvArgs {
             concurrency: self.shape.concurrency,
             requests: self.shape.requests,
             timeout: self.shape.timeout,
+            cancel: self.faults.cancel.clone(),
             ..self.spec.clone()
         }
     }

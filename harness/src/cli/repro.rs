@@ -63,6 +63,9 @@ pub struct ReproArgs {
     /// or started).
     #[arg(long, conflicts_with_all = ["minimize", "compare"])]
     pub bisect: bool,
+    /// Seed of the faults steps inject (`cancel`), shared by every variant and trial (default: random, recorded in each step's report).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// `git bisect run`'s exit codes.
@@ -108,6 +111,7 @@ impl ReproArgs {
             compare: self.compare.clone(),
             minimize: self.minimize.then_some(self.minimize_trials.max(1)),
             only_passing: self.bisect,
+            seed: self.seed.unwrap_or_else(crate::nemesis::fresh_seed),
             command,
         }
     }

@@ -34,6 +34,12 @@ pub enum Exchange {
         /// What happened, in words.
         message: String,
     },
+    /// Given up on purpose (the nemesis's `--cancel`) before an answer
+    /// came: the connection was closed with the request unanswered.
+    Abandoned {
+        /// How long after sending.
+        after: Duration,
+    },
 }
 
 /// One kept-alive HTTP/1.1 connection to one address, reconnected when the
@@ -97,8 +103,21 @@ impl Client {
 
     /// Connects if needed, then sends `req` and reads the whole answer.
     pub async fn send(&mut self, req: Request<Bytes>) -> Exchange {
+        self.send_abandoning(req, None).await
+    }
+
+    /// [`send`](Self::send), giving up after `abandon` if no answer came
+    /// by then.
+    pub async fn send_abandoning(
+        &mut self,
+        req: Request<Bytes>,
+        abandon: Option<Duration>,
+    ) -> Exchange {
         match self.connect().await {
-            Ok(()) => self.exchange(req).await,
+            Ok(()) => {
+                let head = RequestHead::new(req.method(), req.uri(), req.headers(), &self.host());
+                self.exchange_with(&head, req.body(), abandon).await
+            }
             Err(e) => Exchange::Failed {
                 kind: FailureKind::Connect,
                 message: e.to_string(),
@@ -109,7 +128,7 @@ impl Client {
     /// Sends `req` on the open connection and reads the whole answer.
     pub async fn exchange(&mut self, req: Request<Bytes>) -> Exchange {
         let head = RequestHead::new(req.method(), req.uri(), req.headers(), &self.host());
-        self.exchange_with(&head, req.body()).await
+        self.exchange_with(&head, req.body(), None).await
     }
 
     /// `host:port` of the address, for a request without a `Host` header.
@@ -119,7 +138,14 @@ impl Client {
 
     /// Sends `head` with `body` on the open connection and reads the whole
     /// answer; a connection whose state is unknown afterwards is not reused.
-    pub async fn exchange_with(&mut self, head: &RequestHead, body: &[u8]) -> Exchange {
+    /// With `abandon`, gives up that long after sending if no answer came:
+    /// the connection is closed, as by a client that stops waiting.
+    pub async fn exchange_with(
+        &mut self,
+        head: &RequestHead,
+        body: &[u8],
+        abandon: Option<Duration>,
+    ) -> Exchange {
         let Self {
             conn,
             deadline,
@@ -137,10 +163,23 @@ impl Client {
         deadline
             .as_mut()
             .reset(tokio::time::Instant::now() + *timeout);
+        // A timer only for the requests the nemesis abandons.
+        let give_up = async {
+            match abandon {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
         let result = tokio::select! {
             biased;
             done = open.roundtrip(out, head.is_head()) => Some(done),
             () = deadline.as_mut() => None,
+            () = give_up => {
+                *conn = None;
+                return Exchange::Abandoned {
+                    after: abandon.unwrap_or_default(),
+                };
+            }
         };
         match result {
             Some(Ok(answer)) => {
@@ -322,13 +361,14 @@ pub async fn get_once(
         let mut client = Client::new(addr, timeout);
         client.connect().await?;
         let head = RequestHead::new(&Method::GET, &uri, &HeaderMap::new(), &client.host());
-        match client.exchange_with(&head, &[]).await {
+        match client.exchange_with(&head, &[], None).await {
             Exchange::Answered { status, body } => Ok((status, body)),
             Exchange::Failed {
                 kind: FailureKind::Timeout,
                 ..
             } => Err(ConnError::Timeout(timeout)),
             Exchange::Failed { message, .. } => Err(ConnError::Exchange(message)),
+            Exchange::Abandoned { .. } => unreachable!("a single GET is never abandoned"),
         }
     };
     tokio::time::timeout(timeout, work)

@@ -82,7 +82,7 @@ impl Worker {
             self.progress.failed.fetch_add(failed, Ordering::Relaxed);
         }
         let (index, bucket) = &mut self.bucket;
-        if bucket.sent() > 0 {
+        if bucket.sent() > 0 || bucket.faulted > 0 {
             let bucket = std::mem::take(bucket);
             self.progress.with_timeline(|t| t.add(*index, &bucket));
         }
@@ -147,8 +147,12 @@ impl Worker {
             },
             Ok(()) => {
                 let body = self.body(index);
+                let abandon = self.config.cancel.as_ref().and_then(|c| {
+                    let at = intended.saturating_duration_since(self.schedule.start);
+                    c.decide(self.config.seed, index, at)
+                });
                 let sent = Instant::now();
-                let exchange = self.client.exchange_with(&self.head, &body).await;
+                let exchange = self.client.exchange_with(&self.head, &body, abandon).await;
                 let now = Instant::now();
                 latency = (now - intended, now - sent);
                 exchange
@@ -182,6 +186,15 @@ impl Worker {
                 let cluster = stats.fail(kind, None, index, None, &message);
                 self.bucket.1.fail(kind, Some(cluster));
                 Some(message)
+            }
+            Exchange::Abandoned { .. } => {
+                // Broken on purpose: counted apart, never judged.
+                self.stats
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .fault();
+                self.bucket.1.faulted += 1;
+                None
             }
         };
         self.unpublished.0 += 1;

@@ -34,6 +34,7 @@ use hyper::Method;
 use crate::check::{CheckError, CheckSpec};
 use crate::engine::{self, Progress};
 use crate::gate::Gate;
+use crate::nemesis::{CancelSpec, FaultsReport};
 use crate::plan::{FireConfig, Halt, Shard, Stop};
 use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo};
 use crate::request::{parse_header, BodyTemplate, HeaderError, RequestSpec};
@@ -99,6 +100,8 @@ pub struct Fire {
     gate: Gate,
     allow_remote: bool,
     bucket_ms: u64,
+    cancel: Option<CancelSpec>,
+    seed: Option<u64>,
     /// Builder inputs that cannot be used, reported by `resolve`.
     invalid: Vec<HeaderError>,
 }
@@ -125,8 +128,24 @@ impl Fire {
             gate: Gate::default(),
             allow_remote: false,
             bucket_ms: crate::timeline::DEFAULT_BUCKET_MS,
+            cancel: None,
+            seed: None,
             invalid: Vec::new(),
         }
+    }
+
+    /// Abandons a share of requests on purpose (the nemesis's client
+    /// cancellation); they are counted as faulted, not judged.
+    pub fn cancel(mut self, spec: CancelSpec) -> Self {
+        self.cancel = Some(spec);
+        self
+    }
+
+    /// The seed fault decisions are drawn from (default: a fresh one,
+    /// recorded in the report).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
     }
 
     /// `POST url` with a body template (`{i}`, `{worker}`, `{uuid}`).
@@ -333,6 +352,8 @@ impl Fire {
             checks,
             gate: self.gate,
             bucket_ms: self.bucket_ms,
+            cancel: self.cancel,
+            seed: self.seed.unwrap_or_else(crate::nemesis::fresh_seed),
         })
     }
 
@@ -382,6 +403,12 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
     );
     report.halted = finished.halted;
     report.set_timeline(&finished.timeline);
+    if let Some(cancel) = &config.cancel {
+        report.faults = Some(FaultsReport {
+            seed: config.seed,
+            cancel: Some(cancel.to_string()),
+        });
+    }
     if config.shard != Shard::WHOLE || config.run_id.is_some() {
         report.shard = Some(ShardInfo {
             run_id: config.run_id.clone().unwrap_or_default(),

@@ -29,6 +29,7 @@ use crate::fire::{ensure_listening, resolve_target, FireError};
 use crate::gate::Gate;
 use crate::history::sim::Rng;
 use crate::history::{self, Op, OpKind, Outcome};
+use crate::nemesis::FaultsReport;
 use crate::outcome::FailureKind;
 use crate::render::text::excerpt;
 use crate::report::{LoadInfo, Report, TargetInfo};
@@ -130,6 +131,12 @@ pub async fn run(base_url: &str, spec: &KvSpec, allow_remote: bool) -> Result<Kv
         elapsed.as_secs_f64(),
     );
     report.set_history(checked);
+    if let Some(cancel) = &spec.cancel {
+        report.faults = Some(FaultsReport {
+            seed,
+            cancel: Some(cancel.to_string()),
+        });
+    }
     Ok(KvRun { report, ops })
 }
 
@@ -161,7 +168,11 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
             request(shared, &shared.plan.read, &key, None)
         };
         let invoke = shared.start.elapsed();
-        let exchange = client.send(req).await;
+        let abandon = spec
+            .cancel
+            .as_ref()
+            .and_then(|c| c.decide(shared.seed, i, invoke));
+        let exchange = client.send_abandoning(req, abandon).await;
         let complete = shared.start.elapsed();
         let (outcome, read, failure) = if is_write {
             judge_write(&exchange)
@@ -173,6 +184,8 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
             stats.record_latency(complete - invoke, complete - invoke);
         }
         match failure {
+            // Broken on purpose: counted apart, never judged.
+            _ if matches!(exchange, Exchange::Abandoned { .. }) => stats.fault(),
             None => stats.pass(),
             Some((kind, message)) => {
                 let _ = stats.fail(kind, None, i, status_of(&exchange), &message);
@@ -197,7 +210,7 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
 fn status_of(e: &Exchange) -> Option<u16> {
     match e {
         Exchange::Answered { status, .. } => Some(*status),
-        Exchange::Failed { .. } => None,
+        Exchange::Failed { .. } | Exchange::Abandoned { .. } => None,
     }
 }
 
@@ -254,6 +267,8 @@ fn judge_write(e: &Exchange) -> Judged {
             None,
             Some((*kind, format!("write: {message}"))),
         ),
+        // Sent and given up on: it may or may not have taken effect.
+        Exchange::Abandoned { .. } => (Outcome::Info, None, None),
     }
 }
 
@@ -279,6 +294,8 @@ fn judge_read(e: &Exchange, spec: &KvSpec) -> Judged {
             format!("read: status {status}: {}", excerpt(body, 160)),
         ),
         Exchange::Failed { kind, message } => fail(*kind, format!("read: {message}")),
+        // Given up on: it says nothing, like a failed read.
+        Exchange::Abandoned { .. } => (Outcome::Fail, None, None),
     }
 }
 

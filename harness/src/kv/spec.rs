@@ -8,6 +8,7 @@ use hyper::Method;
 use serde::Deserialize;
 
 use crate::duration::{deserialize_text, parse_duration};
+use crate::nemesis::CancelSpec;
 use crate::request::parse_method;
 
 /// A keyed read/write workload.
@@ -66,10 +67,16 @@ pub struct KvSpec {
     #[arg(long)]
     #[serde(default)]
     pub key_prefix: Option<String>,
-    /// Seed for the choice of keys and of reads vs writes (default: random).
+    /// Seed for the choice of keys, of reads vs writes, and of the faults
+    /// (default: random, printed and recorded so a run can be replayed).
     #[arg(long)]
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Abandon a share of operations (the nemesis): `RATE:MIN..MAX[@FROM..TO]`.
+    /// On the command line it comes from the shared fault flags.
+    #[arg(skip)]
+    #[serde(default)]
+    pub cancel: Option<CancelSpec>,
 }
 
 /// Default JSON pointer to a read's value.

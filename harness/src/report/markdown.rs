@@ -36,6 +36,9 @@ impl Report {
             l.p99,
             l.max
         );
+        if let Some(line) = self.faults_line() {
+            let _ = writeln!(s, "{}\n", line.replacen("faults:", "**Faults:**", 1));
+        }
         let load = &self.load;
         let bound = match (load.requests, load.duration_limit_s) {
             (Some(n), _) => format!("{n} requests"),

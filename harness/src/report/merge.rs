@@ -35,6 +35,11 @@ impl Report {
         if self.checks != other.checks {
             return Err(ReportError::Mismatch("checks differ"));
         }
+        if self.faults != other.faults {
+            return Err(ReportError::Mismatch(
+                "faults differ (a run's shards share one --cancel and --seed)",
+            ));
+        }
         if self.history.is_some() || other.history.is_some() {
             return Err(ReportError::Mismatch(
                 "kv runs are checked as one history each; their histories do not merge",
@@ -69,6 +74,7 @@ impl Report {
         };
         self.total += other.total;
         self.passed += other.passed;
+        self.faulted += other.faulted;
         for (k, n) in &other.failures_by_kind {
             *self.failures_by_kind.entry(*k).or_default() += n;
         }

@@ -22,6 +22,7 @@ use crate::cluster::FailureCluster;
 use crate::gate::{Gate, GateResult};
 use crate::histogram::percentile_ms;
 use crate::history::{HistoryCheck, Verdict};
+use crate::nemesis::FaultsReport;
 use crate::outcome::FailureKind;
 use crate::rate::PassRate;
 use crate::render::files::{write_pages, Page, WriteError};
@@ -91,6 +92,12 @@ pub struct Report {
     /// The run over time, bucket by bucket (the buckets sum to the totals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<TimelineReport>,
+    /// Requests the nemesis broke on purpose: not judged, not in `total`.
+    #[serde(default)]
+    pub faulted: u64,
+    /// The faults injected, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultsReport>,
 }
 
 /// The target.
@@ -260,6 +267,8 @@ impl Report {
             history: None,
             shard: None,
             timeline: None,
+            faulted: stats.faulted,
+            faults: None,
         };
         report.recompute();
         report

@@ -6,6 +6,24 @@ use super::Report;
 use crate::render::text::percent;
 
 impl Report {
+    /// What the nemesis did, in one line: `faults: cancel 10%:0ms..50ms
+    /// (seed 42): 97 requests abandoned, not judged`.
+    pub fn faults_line(&self) -> Option<String> {
+        let faults = self.faults.as_ref()?;
+        let what: Vec<String> = faults
+            .cancel
+            .iter()
+            .map(|c| format!("cancel {c}"))
+            .collect();
+        Some(format!(
+            "faults: {} (seed {}): {} request{} abandoned, not judged",
+            what.join(", "),
+            faults.seed,
+            self.faulted,
+            if self.faulted == 1 { "" } else { "s" }
+        ))
+    }
+
     /// A few lines for the terminal.
     pub fn summary(&self) -> String {
         let mut s = String::new();
@@ -36,6 +54,9 @@ impl Report {
                 "  uncorrected: p50 {:.2}  p99 {:.2}  max {:.2}",
                 u.p50, u.p99, u.max
             );
+        }
+        if let Some(line) = self.faults_line() {
+            let _ = writeln!(s, "{line}");
         }
         for c in self.failure_clusters.iter().take(8) {
             let _ = writeln!(s, "  {:>7} × {:<13} {}", c.count, c.kind.name(), c.message);

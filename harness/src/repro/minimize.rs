@@ -26,7 +26,7 @@ pub(super) async fn minimize(
     variant: &Variant,
     step: usize,
     trials_per_level: u32,
-    verbose: bool,
+    run: TrialBudget,
     scratch: &Path,
 ) -> Result<Option<Minimal>, ReproError> {
     let Some(PlannedStep::Fire(fire)) = scenario.steps().get(step) else {
@@ -49,6 +49,7 @@ pub(super) async fn minimize(
             stop_at_detection: false,
             halt_at_detection: true,
             verbose: false,
+            seed: run.seed,
         };
         let trials = run_variant(&cut, name, variant, budget, scratch).await?;
         let level = Level {
@@ -58,7 +59,7 @@ pub(super) async fn minimize(
             trials: trials.run,
             detection_ci95: wilson_ci95(u64::from(trials.detected), u64::from(trials.run)),
         };
-        if verbose {
+        if run.verbose {
             warn(format_args!(
                 "{} / {name}: minimize: concurrency {concurrency}, {requests} requests → detected in {}/{}",
                 scenario.name(),

@@ -60,6 +60,8 @@ pub struct ReproOptions {
     pub minimize: Option<u32>,
     /// Run only the variants expected to pass (for `git bisect run`).
     pub only_passing: bool,
+    /// The seed of every fault the scenarios inject.
+    pub seed: u64,
     /// The command line, for the index of `out`.
     pub command: String,
 }
@@ -80,6 +82,7 @@ impl Default for ReproOptions {
             compare: None,
             minimize: None,
             only_passing: false,
+            seed: crate::nemesis::fresh_seed(),
             command: "racegate repro".into(),
         }
     }
@@ -319,6 +322,7 @@ async fn run_scenario(
             // `--all-trials` measures everything: every request of every step.
             halt_at_detection: !opts.all_trials,
             verbose: !opts.quiet,
+            seed: opts.seed,
         };
         let trials = trial::run_variant(scenario, name, variant, budget, scratch).await?;
         let detecting_step = trials.detecting_step;
@@ -333,7 +337,7 @@ async fn run_scenario(
             (opts.minimize, detecting_step, report.verdict)
         {
             report.minimal =
-                minimize::minimize(scenario, name, variant, step, k, !opts.quiet, scratch).await?;
+                minimize::minimize(scenario, name, variant, step, k, budget, scratch).await?;
         }
         variants.push(report);
     }

@@ -38,6 +38,9 @@ pub(super) struct TrialBudget {
     pub halt_at_detection: bool,
     /// Print progress to stderr.
     pub verbose: bool,
+    /// The nemesis's seed: every variant and trial draws from it, so the
+    /// buggy and the fixed build face the same faults.
+    pub seed: u64,
 }
 
 /// How a state check is read: one GET, bounded.
@@ -88,15 +91,14 @@ pub(super) async fn run_variant(
         for (i, step) in steps.iter().enumerate() {
             let (step_failed, seen) = match step {
                 PlannedStep::Fire(f) => {
-                    let report =
-                        fire_step(f, server.addr, halt.clone())
-                            .await
-                            .map_err(|source| ReproError::Fire {
-                                scenario: name.clone(),
-                                variant: variant_name.to_owned(),
-                                step: f.name.clone(),
-                                source: Box::new(source),
-                            })?;
+                    let report = fire_step(f, server.addr, halt.clone(), budget.seed)
+                        .await
+                        .map_err(|source| ReproError::Fire {
+                            scenario: name.clone(),
+                            variant: variant_name.to_owned(),
+                            step: f.name.clone(),
+                            source: Box::new(source),
+                        })?;
                     let step_failed = report.pass_rate < scenario.verdict.min_pass_rate;
                     let seen = match &halt {
                         Some(_) => report.halted,
@@ -249,6 +251,7 @@ async fn fire_step(
     step: &FireStep,
     addr: SocketAddr,
     halt: Option<Halt>,
+    seed: u64,
 ) -> Result<Report, crate::fire::FireError> {
     let mut fire = Fire::get(format!("http://{addr}{}", step.path))
         .method(step.method.clone())
@@ -256,7 +259,8 @@ async fn fire_step(
         .requests(step.requests)
         .timeout(step.timeout)
         .checks(step.checks.clone())
-        .gate(Gate::default());
+        .gate(Gate::default())
+        .seed(seed);
     for h in &step.headers {
         fire = fire.header(h);
     }
@@ -265,6 +269,9 @@ async fn fire_step(
     }
     if step.burst {
         fire = fire.burst();
+    }
+    if let Some(cancel) = &step.cancel {
+        fire = fire.cancel(cancel.clone());
     }
     if let Some(h) = halt {
         fire = fire.halt(h);

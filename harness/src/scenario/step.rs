@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::check::{CheckError, CheckSpec};
 use crate::kv::{KvSpec, KvSpecError};
+use crate::nemesis::CancelSpec;
 use crate::request::{parse_header, parse_method, HeaderError, MethodError};
 
 /// A step as written: its own keys, and the check keys shared with `fire`.
@@ -76,6 +77,9 @@ struct StepFields {
     /// Barrier-synchronised rounds.
     #[serde(default)]
     burst: bool,
+    /// Abandon a share of requests (the nemesis), as `--cancel` takes it.
+    #[serde(default)]
+    cancel: Option<CancelSpec>,
     /// Per-request timeout.
     #[serde(
         default = "default_timeout",
@@ -158,6 +162,8 @@ pub struct FireStep {
     pub requests: u64,
     /// Burst mode.
     pub burst: bool,
+    /// Requests abandoned on purpose, if any.
+    pub cancel: Option<CancelSpec>,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Checks, each buildable.
@@ -329,6 +335,7 @@ impl Step {
                     concurrency: f.concurrency,
                     requests: f.requests,
                     burst: f.burst,
+                    cancel: f.cancel.clone(),
                     timeout: f.timeout,
                     checks: self.checks.clone(),
                 }))

@@ -38,6 +38,8 @@ pub struct Bucket {
     pub clusters: Vec<(FailureKind, String, u64)>,
     /// Latencies of the answered requests.
     pub latency: CoarseHistogram,
+    /// Requests the nemesis broke on purpose (not in `sent`).
+    pub faulted: u64,
 }
 
 impl Bucket {
@@ -78,6 +80,7 @@ impl Bucket {
 
     /// Adds another bucket's counts.
     pub fn add(&mut self, other: &Bucket) {
+        self.faulted += other.faulted;
         self.passed += other.passed;
         for (a, b) in self.failed.iter_mut().zip(other.failed) {
             *a += b;
@@ -274,6 +277,7 @@ impl Timeline {
                         max: percentile_ms(&b.latency, 1.0),
                     }),
                     latency_bins: b.latency.bins(),
+                    faulted: b.faulted,
                     latency_max_us: b.latency.max(),
                 }
             })
@@ -295,11 +299,12 @@ impl Timeline {
         }
         let mut timeline = Timeline::new(report.start_unix_ms, report.bucket_ms);
         for r in &report.buckets {
-            if r.sent == 0 {
+            if r.sent == 0 && r.faulted == 0 {
                 continue;
             }
             let mut b = Bucket {
                 passed: r.passed,
+                faulted: r.faulted,
                 latency: CoarseHistogram::from_bins(&r.latency_bins, r.latency_max_us)
                     .map_err(|bad| TimelineError::Bin(bad.0))?,
                 ..Bucket::default()
@@ -357,6 +362,9 @@ pub struct BucketReport {
     /// power of two of µs. Kept so that merged percentiles are exact.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub latency_bins: Vec<[u64; 2]>,
+    /// Requests the nemesis broke on purpose in this bucket (not in `sent`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub faulted: u64,
     /// The largest latency, µs.
     #[serde(default)]
     pub latency_max_us: u64,
@@ -391,3 +399,7 @@ pub enum TimelineError {
 
 #[cfg(test)]
 mod tests;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
