@@ -12,6 +12,10 @@ pub struct Gate {
     pub min_pass_rate: f64,
     /// Highest acceptable p99, in milliseconds.
     pub max_p99_ms: Option<f64>,
+    /// Longest acceptable recovery after a fault window, in milliseconds
+    /// (a window that never recovers fails it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_recovery_ms: Option<u64>,
 }
 
 impl Default for Gate {
@@ -19,6 +23,7 @@ impl Default for Gate {
         Self {
             min_pass_rate: 1.0,
             max_p99_ms: None,
+            max_recovery_ms: None,
         }
     }
 }

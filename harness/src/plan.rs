@@ -104,4 +104,7 @@ pub struct FireConfig {
     pub cancel: Option<CancelSpec>,
     /// The seed every fault decision is drawn from.
     pub seed: u64,
+    /// The pass rate a bucket needs after a fault window to count as
+    /// recovered.
+    pub recovery_floor: f64,
 }

@@ -182,3 +182,70 @@ fn abandoned_kv_writes_are_info_and_the_fixed_server_stays_linearizable() {
     );
     assert_eq!(report["faults"]["seed"], 3);
 }
+
+/// Runs `fire` against `server` for 1.5 s with clients giving up only in
+/// 100–700 ms, mid-turn (4 workers on 4 connections: nobody queues for
+/// one), gated on a 400 ms recovery; returns the exit code and report.
+fn fire_with_a_cancel_window(server: &RunningServer) -> (Option<i32>, serde_json::Value) {
+    let url = server.url("/api/chat");
+    let o = racegate(&[
+        "fire",
+        &url,
+        "-m",
+        "POST",
+        "-d",
+        r#"{"message": "m{i}"}"#,
+        "-z",
+        "1500ms",
+        "-c",
+        "4",
+        "--cancel",
+        "60%:5ms..15ms@100ms..700ms",
+        "--seed",
+        "11",
+        "--max-recovery",
+        "400ms",
+        "--min-pass-rate",
+        "0",
+        "--timeout",
+        "2s",
+        "--json",
+        "--quiet",
+    ]);
+    let report = serde_json::from_slice(&o.stdout).expect("the report on stdout");
+    (o.status.code(), report)
+}
+
+#[test]
+fn a_cancel_window_is_judged_for_recovery_and_gated() {
+    // The fixed server never breaks: recovered at once, the gate passes.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fixed = thinking_server(dir.path());
+    let (code, report) = fire_with_a_cancel_window(&fixed);
+    let window = &report["faults"]["windows"][0];
+    assert_eq!(
+        (window["from_ms"].as_u64(), window["to_ms"].as_u64()),
+        (Some(100), Some(700))
+    );
+    assert_eq!(window["recovery_ms"], 0, "{window}");
+    assert_eq!(code, Some(0), "{}", report["gate"]);
+
+    // With cancel-leak, the window drains the pool for good: it never
+    // recovers, and --max-recovery fails the run.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut config = ServerConfig::new(
+        "127.0.0.1:0".parse().expect("an address"),
+        dir.path().join("chat.db"),
+    );
+    config.think_ms = 20;
+    config.pool_size = 4;
+    config.acquire_timeout_ms = 300;
+    config.inject = vec![racegate_server::Bug::CancelLeak];
+    let buggy = RunningServer::start(config).expect("the server starts");
+    let (code, report) = fire_with_a_cancel_window(&buggy);
+    let window = &report["faults"]["windows"][0];
+    assert!(window["recovery_ms"].is_null(), "{window}");
+    assert_eq!(code, Some(1));
+    let reasons = report["gate"]["reasons"].to_string();
+    assert!(reasons.contains("did not recover"), "{reasons}");
+}

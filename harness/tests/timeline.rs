@@ -50,6 +50,7 @@ async fn the_buckets_show_the_break() {
     let report = Fire::post(format!("http://{addr}/"), r#"{"i": {i}}"#)
         .concurrency(8)
         .duration(Duration::from_secs(3))
+        .timeline_bucket(Duration::from_millis(100))
         .run()
         .await
         .unwrap();
@@ -107,6 +108,7 @@ async fn trials_merged_lay_over_each_other_and_sum() {
         Fire::get(url.clone())
             .concurrency(4)
             .duration(Duration::from_millis(300))
+            .timeline_bucket(Duration::from_millis(100))
             .run()
     };
     let mut first = run().await.unwrap();

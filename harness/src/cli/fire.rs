@@ -62,8 +62,8 @@ pub struct FireArgs {
     /// What is written.
     #[command(flatten)]
     pub output: OutputFlags,
-    /// Timeline bucket width (widened on long runs: at most 2,000 buckets).
-    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    /// Timeline bucket width at the start, doubled as the run grows (at most 2,000 buckets).
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
     pub bucket: Duration,
     /// Run shard I of N (e.g. 2/4): indices i with i % N == I, and 1/N of --rate.
     #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with = "shards")]
@@ -155,6 +155,7 @@ impl FireArgs {
         if let Some(cancel) = &self.faults.cancel {
             fire = fire.cancel(cancel.clone());
         }
+        fire = fire.recovery_floor(self.faults.recovery_floor);
         if let Some(seed) = self.seed {
             fire = fire.seed(seed);
         }

@@ -81,6 +81,9 @@ pub struct FaultFlags {
     /// Abandon a share of requests after a random delay, as a client that gives up: RATE:MIN..MAX[@FROM..TO], e.g. 10%:0ms..50ms. They count as faulted, not judged.
     #[arg(long, value_name = "RATE:MIN..MAX")]
     pub cancel: Option<CancelSpec>,
+    /// The pass rate a timeline bucket needs, after a fault window, to count as recovered (0 to 1).
+    #[arg(long, value_parser = parse_pass_rate, default_value_t = crate::nemesis::RECOVERY_FLOOR)]
+    pub recovery_floor: f64,
 }
 
 /// What passes: the thresholds the run is gated on.
@@ -92,6 +95,9 @@ pub struct GateFlags {
     /// Gate: highest acceptable p99 latency in milliseconds.
     #[arg(long)]
     pub max_p99_ms: Option<f64>,
+    /// Gate: longest acceptable recovery after a fault window, e.g. 2s (a window that never recovers fails).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub max_recovery: Option<Duration>,
 }
 
 impl GateFlags {
@@ -101,6 +107,10 @@ impl GateFlags {
         Gate {
             min_pass_rate: self.min_pass_rate.unwrap_or(base.min_pass_rate),
             max_p99_ms: self.max_p99_ms.or(base.max_p99_ms),
+            max_recovery_ms: self
+                .max_recovery
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .or(base.max_recovery_ms),
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Progress {
     /// the next one (and at its end), so it lags the present by at most a
     /// bucket per worker.
     pub timeline: Mutex<Timeline>,
+    /// The timeline's bucket width now: workers fill buckets this wide, so
+    /// as a run grows and its buckets widen they hand theirs over less often.
+    pub width_ms: AtomicU64,
 }
 
 impl Progress {
@@ -75,6 +78,8 @@ pub struct Finished {
     pub halted: bool,
     /// The run over time.
     pub timeline: Timeline,
+    /// When the run started on the wall clock, ms since the Unix epoch.
+    pub start_unix_ms: u64,
 }
 
 /// Hands out request indices and says when the run is over.
@@ -139,6 +144,9 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
     let start = Instant::now();
     let start_unix_ms = unix_ms(SystemTime::now());
     progress.with_timeline(|t| *t = Timeline::new(start_unix_ms, config.bucket_ms));
+    progress
+        .width_ms
+        .store(config.bucket_ms.max(1), Ordering::Relaxed);
     let schedule = Arc::new(Schedule {
         next: AtomicU64::new(0),
         stop: config.stop,
@@ -202,6 +210,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         elapsed: start.elapsed(),
         halted,
         timeline: progress.with_timeline(std::mem::take),
+        start_unix_ms,
     }
 }
 

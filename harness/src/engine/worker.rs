@@ -29,8 +29,9 @@ pub(super) struct Worker {
     /// is never contended: a thread's workers take turns on it.
     stats: Arc<Mutex<RunStats>>,
     client: Client,
-    /// The timeline bucket being filled: its base index and counts.
-    bucket: (u64, Bucket),
+    /// The timeline bucket being filled: its width, its index on a grid of
+    /// that width, and its counts.
+    bucket: (u64, u64, Bucket),
     /// Requests finished and failed since the last [`flush`](Self::flush),
     /// not yet added to the shared progress counters: adding each one at once
     /// pulled those counters' cache line across cores on every request.
@@ -47,6 +48,7 @@ impl Worker {
         stats: Arc<Mutex<RunStats>>,
     ) -> Self {
         let client = Client::new(config.target.addr, config.timeout);
+        let width = config.bucket_ms.max(1);
         Self {
             id,
             config,
@@ -55,7 +57,7 @@ impl Worker {
             schedule,
             stats,
             client,
-            bucket: (0, Bucket::default()),
+            bucket: (width, 0, Bucket::default()),
             unpublished: (0, 0),
         }
     }
@@ -63,10 +65,11 @@ impl Worker {
     /// Moves to the timeline bucket holding `intended`, handing the one
     /// filled so far to the shared timeline.
     fn bucket_for(&mut self, intended: Instant) {
-        let index = bucket_index(self.schedule.unix_ms_of(intended), self.config.bucket_ms);
-        if index != self.bucket.0 {
+        let width = self.progress.width_ms.load(Ordering::Relaxed).max(1);
+        let index = bucket_index(self.schedule.unix_ms_of(intended), width);
+        if (width, index) != (self.bucket.0, self.bucket.1) {
             self.flush();
-            self.bucket.0 = index;
+            (self.bucket.0, self.bucket.1) = (width, index);
         }
     }
 
@@ -81,10 +84,14 @@ impl Worker {
         if failed > 0 {
             self.progress.failed.fetch_add(failed, Ordering::Relaxed);
         }
-        let (index, bucket) = &mut self.bucket;
+        let (width, index, bucket) = &mut self.bucket;
         if bucket.sent() > 0 || bucket.faulted > 0 {
             let bucket = std::mem::take(bucket);
-            self.progress.with_timeline(|t| t.add(*index, &bucket));
+            let now = self.progress.with_timeline(|t| {
+                t.add_at(*width, *index, &bucket);
+                t.bucket_ms()
+            });
+            self.progress.width_ms.store(now, Ordering::Relaxed);
         }
     }
 
@@ -167,16 +174,16 @@ impl Worker {
                 stats.record_latency(latency.0, latency.1);
                 stats.record_status(status);
                 let us = u64::try_from(latency.0.as_micros()).unwrap_or(u64::MAX);
-                self.bucket.1.latency.record(us);
+                self.bucket.2.latency.record(us);
                 match verdict {
                     Ok(()) => {
                         stats.pass();
-                        self.bucket.1.pass();
+                        self.bucket.2.pass();
                         None
                     }
                     Err(r) => {
                         let cluster = stats.fail(r.kind, r.check, index, Some(status), &r.message);
-                        self.bucket.1.fail(r.kind, Some(cluster));
+                        self.bucket.2.fail(r.kind, Some(cluster));
                         Some(r.message)
                     }
                 }
@@ -184,7 +191,7 @@ impl Worker {
             Exchange::Failed { kind, message } => {
                 let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
                 let cluster = stats.fail(kind, None, index, None, &message);
-                self.bucket.1.fail(kind, Some(cluster));
+                self.bucket.2.fail(kind, Some(cluster));
                 Some(message)
             }
             Exchange::Abandoned { .. } => {
@@ -193,7 +200,7 @@ impl Worker {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .fault();
-                self.bucket.1.faulted += 1;
+                self.bucket.2.faulted += 1;
                 None
             }
         };

@@ -102,6 +102,7 @@ pub struct Fire {
     bucket_ms: u64,
     cancel: Option<CancelSpec>,
     seed: Option<u64>,
+    recovery_floor: f64,
     /// Builder inputs that cannot be used, reported by `resolve`.
     invalid: Vec<HeaderError>,
 }
@@ -130,6 +131,7 @@ impl Fire {
             bucket_ms: crate::timeline::DEFAULT_BUCKET_MS,
             cancel: None,
             seed: None,
+            recovery_floor: crate::nemesis::RECOVERY_FLOOR,
             invalid: Vec::new(),
         }
     }
@@ -138,6 +140,13 @@ impl Fire {
     /// cancellation); they are counted as faulted, not judged.
     pub fn cancel(mut self, spec: CancelSpec) -> Self {
         self.cancel = Some(spec);
+        self
+    }
+
+    /// The pass rate a timeline bucket needs, after a fault window, to count
+    /// as recovered (default 0.99).
+    pub fn recovery_floor(mut self, floor: f64) -> Self {
+        self.recovery_floor = floor;
         self
     }
 
@@ -332,6 +341,9 @@ impl Fire {
         if let Err(e) = crate::gate::check_pass_rate("--min-pass-rate", self.gate.min_pass_rate) {
             return invalid(e);
         }
+        if let Err(e) = crate::gate::check_pass_rate("--recovery-floor", self.recovery_floor) {
+            return invalid(e);
+        }
         if self.bucket_ms == 0 {
             return invalid("--bucket must be at least 1ms".to_owned());
         }
@@ -354,6 +366,7 @@ impl Fire {
             bucket_ms: self.bucket_ms,
             cancel: self.cancel,
             seed: self.seed.unwrap_or_else(crate::nemesis::fresh_seed),
+            recovery_floor: self.recovery_floor,
         })
     }
 
@@ -404,10 +417,13 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
     report.halted = finished.halted;
     report.set_timeline(&finished.timeline);
     if let Some(cancel) = &config.cancel {
-        report.faults = Some(FaultsReport {
-            seed: config.seed,
-            cancel: Some(cancel.to_string()),
-        });
+        report.set_faults(FaultsReport::new(
+            config.seed,
+            Some(cancel),
+            finished.start_unix_ms,
+            config.recovery_floor,
+            report.timeline.as_ref(),
+        ));
     }
     if config.shard != Shard::WHOLE || config.run_id.is_some() {
         report.shard = Some(ShardInfo {

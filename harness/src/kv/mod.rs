@@ -132,10 +132,14 @@ pub async fn run(base_url: &str, spec: &KvSpec, allow_remote: bool) -> Result<Kv
     );
     report.set_history(checked);
     if let Some(cancel) = &spec.cancel {
-        report.faults = Some(FaultsReport {
+        // A kv run keeps no timeline: its windows are not judged.
+        report.set_faults(FaultsReport::new(
             seed,
-            cancel: Some(cancel.to_string()),
-        });
+            Some(cancel),
+            0,
+            crate::nemesis::RECOVERY_FLOOR,
+            None,
+        ));
     }
     Ok(KvRun { report, ops })
 }

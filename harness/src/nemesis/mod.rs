@@ -5,6 +5,8 @@
 //!   connection closed with the request unanswered, as a client that gives
 //!   up does.
 //! - [`window`]: `@FROM..TO`, when a fault is active.
+//! - [`recovery`]: per window, the pass rate inside it and how long after
+//!   it the run was back above the recovery floor for good.
 //!
 //! A request the nemesis broke on purpose is *faulted*: counted apart and
 //! kept out of the pass rate. What it did to the server shows in the
@@ -13,11 +15,13 @@
 //! replayed with `--seed`.
 
 pub mod cancel;
+pub mod recovery;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
 
 pub use cancel::CancelSpec;
+pub use recovery::{judge_window, recovery_words, WindowReport};
 pub use window::Window;
 
 /// The faults a run injected, as `report.json` records them.
@@ -28,6 +32,67 @@ pub struct FaultsReport {
     /// `--cancel`, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<String>,
+    /// The run's start on the wall clock (ms since the Unix epoch): what
+    /// the windows count from.
+    #[serde(default)]
+    pub start_unix_ms: u64,
+    /// The pass rate a timeline bucket needs to count as recovered.
+    #[serde(default = "default_floor")]
+    pub recovery_floor: f64,
+    /// Each fault window, judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowReport>,
+}
+
+/// The default recovery floor.
+pub const RECOVERY_FLOOR: f64 = 0.99;
+
+fn default_floor() -> f64 {
+    RECOVERY_FLOOR
+}
+
+impl FaultsReport {
+    /// The faults of a run that started at `start_unix_ms`: `cancel` under
+    /// `seed`, its window (if it has one) judged on `timeline` against
+    /// `floor`.
+    pub fn new(
+        seed: u64,
+        cancel: Option<&CancelSpec>,
+        start_unix_ms: u64,
+        floor: f64,
+        timeline: Option<&crate::timeline::TimelineReport>,
+    ) -> Self {
+        let windows = match (cancel.and_then(|c| c.window), timeline) {
+            (Some(w), Some(t)) => vec![judge_window(
+                t,
+                start_unix_ms,
+                millis(w.from),
+                millis(w.to),
+                floor,
+            )],
+            _ => Vec::new(),
+        };
+        Self {
+            seed,
+            cancel: cancel.map(ToString::to_string),
+            start_unix_ms,
+            recovery_floor: floor,
+            windows,
+        }
+    }
+
+    /// Judges every window again on `timeline` (after a merge, say).
+    pub fn rejudge(&mut self, timeline: &crate::timeline::TimelineReport) {
+        for w in &mut self.windows {
+            *w = judge_window(
+                timeline,
+                self.start_unix_ms,
+                w.from_ms,
+                w.to_ms,
+                self.recovery_floor,
+            );
+        }
+    }
 }
 
 /// A random seed for a run that was given none (recorded, so it can be
@@ -51,4 +116,8 @@ pub fn draw(seed: u64, index: u64, stream: u64) -> u64 {
 /// A draw as a number in `[0, 1)`.
 pub fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

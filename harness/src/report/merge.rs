@@ -35,9 +35,20 @@ impl Report {
         if self.checks != other.checks {
             return Err(ReportError::Mismatch("checks differ"));
         }
-        if self.faults != other.faults {
+        let same_faults = match (&self.faults, &other.faults) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                let spans = |f: &crate::nemesis::FaultsReport| -> Vec<(u64, u64)> {
+                    f.windows.iter().map(|w| (w.from_ms, w.to_ms)).collect()
+                };
+                (a.seed, &a.cancel, a.recovery_floor, spans(a))
+                    == (b.seed, &b.cancel, b.recovery_floor, spans(b))
+            }
+            _ => false,
+        };
+        if !same_faults {
             return Err(ReportError::Mismatch(
-                "faults differ (a run's shards share one --cancel and --seed)",
+                "faults differ (the runs must share --cancel, --seed and --recovery-floor)",
             ));
         }
         if self.history.is_some() || other.history.is_some() {
@@ -100,6 +111,9 @@ impl Report {
         self.histogram.corrected = encode(&corrected);
         self.histogram.uncorrected = encode(&uncorrected);
         self.timeline = timeline.map(|t| t.to_report(&self.cluster_keys()));
+        if let (Some(faults), Some(t)) = (&mut self.faults, &self.timeline) {
+            faults.rejudge(t);
+        }
         self.recompute();
         Ok(())
     }

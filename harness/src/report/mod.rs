@@ -289,6 +289,20 @@ impl Report {
             .gate
             .gate
             .judge(self.total, self.pass_rate, self.latency_ms.p99);
+        if let (Some(max), Some(faults)) = (self.gate.gate.max_recovery_ms, &self.faults) {
+            for w in &faults.windows {
+                let late = w.recovery_ms.is_none_or(|ms| ms > max);
+                if late {
+                    self.gate.passed = false;
+                    self.gate.reasons.push(format!(
+                        "fault window {}–{} ms {}, allowed {max} ms",
+                        w.from_ms,
+                        w.to_ms,
+                        crate::nemesis::recovery_words(w)
+                    ));
+                }
+            }
+        }
         if let Some(h) = &self.history {
             let reason = match (h.verdict, &h.counterexample) {
                 (Verdict::Linearizable, _) => None,
@@ -325,6 +339,13 @@ impl Report {
             .iter()
             .map(|c| (c.kind, c.message.as_str()))
             .collect()
+    }
+
+    /// Attaches the faults the run injected; with `max_recovery_ms` the gate
+    /// now also requires every window to recover in time.
+    pub fn set_faults(&mut self, faults: FaultsReport) {
+        self.faults = Some(faults);
+        self.recompute();
     }
 
     /// Attaches a history check; the gate now also requires it linearizable.

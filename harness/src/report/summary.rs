@@ -15,13 +15,24 @@ impl Report {
             .iter()
             .map(|c| format!("cancel {c}"))
             .collect();
-        Some(format!(
+        let mut line = format!(
             "faults: {} (seed {}): {} request{} abandoned, not judged",
             what.join(", "),
             faults.seed,
             self.faulted,
             if self.faulted == 1 { "" } else { "s" }
-        ))
+        );
+        for w in &faults.windows {
+            let _ = write!(
+                line,
+                "; window {}–{} ms: pass rate {}, {}",
+                w.from_ms,
+                w.to_ms,
+                w.pass_rate.map_or("—".to_owned(), percent),
+                crate::nemesis::recovery_words(w)
+            );
+        }
+        Some(line)
     }
 
     /// A few lines for the terminal.

@@ -19,8 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::histogram::{percentile_ms, CoarseHistogram};
 use crate::outcome::FailureKind;
 
-/// The default bucket width.
-pub const DEFAULT_BUCKET_MS: u64 = 100;
+/// The default bucket width: fine enough that a short run draws hundreds
+/// of buckets and a recovery is timed to a few milliseconds; a longer run
+/// doubles it (powers of two, so shards' timelines still merge).
+pub const DEFAULT_BUCKET_MS: u64 = 1;
 /// The most buckets a timeline spans before its buckets widen.
 pub const MAX_BUCKETS: u64 = 2000;
 /// Distinct failure clusters counted per bucket; failures of further ones
@@ -148,7 +150,14 @@ impl Timeline {
     /// Adds `bucket`, recorded at `base_index`: its [`bucket_index`] on the
     /// width this timeline was created with.
     pub fn add(&mut self, base_index: u64, bucket: &Bucket) {
-        let i = base_index * self.base_ms / self.bucket_ms;
+        self.add_at(self.base_ms, base_index, bucket);
+    }
+
+    /// Adds `bucket`, recorded at `index` on a grid of `width_ms`: this
+    /// timeline's width at some point (its creation width times a power of
+    /// two), so it divides the current one.
+    pub fn add_at(&mut self, width_ms: u64, index: u64, bucket: &Bucket) {
+        let i = index * width_ms / self.bucket_ms;
         self.buckets.entry(i).or_default().add(bucket);
         self.bound();
     }
