@@ -62,7 +62,7 @@ pub struct FireArgs {
     /// What is written.
     #[command(flatten)]
     pub output: OutputFlags,
-    /// Timeline bucket width at the start, doubled as the run grows (at most 2,000 buckets).
+    /// Timeline bucket width at the start, doubled as the run grows (at most 500 buckets).
     #[arg(long, default_value = "1ms", value_parser = parse_duration)]
     pub bucket: Duration,
     /// Run shard I of N (e.g. 2/4): indices i with i % N == I, and 1/N of --rate.

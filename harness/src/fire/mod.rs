@@ -184,7 +184,7 @@ impl Fire {
     }
 
     /// Sets the timeline's bucket width (default 100 ms; widened on long
-    /// runs so that a timeline never exceeds 2,000 buckets).
+    /// runs so that a timeline never exceeds 500 buckets).
     pub fn timeline_bucket(mut self, width: Duration) -> Self {
         self.bucket_ms = u64::try_from(width.as_millis()).unwrap_or(u64::MAX);
         self

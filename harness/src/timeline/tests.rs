@@ -23,7 +23,7 @@ fn long_runs_widen_the_buckets_and_keep_every_count() {
     }
     let report = t.to_report(&[(FailureKind::Status, "status 500")]);
     assert!(report.buckets.len() as u64 <= MAX_BUCKETS);
-    assert_eq!(report.bucket_ms, 800);
+    assert_eq!(report.bucket_ms, 3200);
     let sent: u64 = report.buckets.iter().map(|b| b.sent).sum();
     let failed: u64 = report.buckets.iter().map(|b| b.failed).sum();
     assert_eq!((sent, failed), (30_000, 10_000));
