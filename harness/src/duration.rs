@@ -57,6 +57,19 @@ pub fn deserialize_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Durati
     parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
+/// Serde: an optional duration written as text.
+pub fn deserialize_text_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    deserialize_text(d).map(Some)
+}
+
+/// Serde: a point in a run written as text (`0s`, `1.5s`), zero allowed.
+pub fn deserialize_offset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    parse_offset(&text).map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,12 @@
 //! ([`FireConfig`]), when it ends ([`Stop`]) and when it may end early
 //! ([`Halt`]). The builder in `fire` makes it; the engine runs it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::check::{Checks, Symptom};
 use crate::gate::Gate;
+use crate::nemesis::server::Outage;
 use crate::nemesis::CancelSpec;
 use crate::request::{RequestSpec, Target};
 
@@ -107,4 +109,7 @@ pub struct FireConfig {
     /// The pass rate a bucket needs after a fault window to count as
     /// recovered.
     pub recovery_floor: f64,
+    /// Set while the server is down for a restart: failures that overlap it
+    /// are faulted, not judged.
+    pub outage: Option<Arc<Outage>>,
 }

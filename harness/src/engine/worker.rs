@@ -146,6 +146,7 @@ impl Worker {
 
     async fn request(&mut self, index: u64, intended: Instant) {
         self.bucket_for(intended);
+        let outage = self.config.outage.as_ref().map(|o| (o, o.mark()));
         let mut latency = (Duration::ZERO, Duration::ZERO);
         let exchange = match self.client.connect().await {
             Err(e) => Exchange::Failed {
@@ -187,6 +188,19 @@ impl Worker {
                         Some(r.message)
                     }
                 }
+            }
+            // A restart of the server did it: faulted, not judged.
+            Exchange::Failed { kind, .. }
+                if kind != FailureKind::Status
+                    && kind != FailureKind::Check
+                    && outage.is_some_and(|(o, mark)| o.overlapped(mark)) =>
+            {
+                self.stats
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .fault();
+                self.bucket.2.faulted += 1;
+                None
             }
             Exchange::Failed { kind, message } => {
                 let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);

@@ -34,6 +34,7 @@ use hyper::Method;
 use crate::check::{CheckError, CheckSpec};
 use crate::engine::{self, Progress};
 use crate::gate::Gate;
+use crate::nemesis::server::Outage;
 use crate::nemesis::{CancelSpec, FaultsReport};
 use crate::plan::{FireConfig, Halt, Shard, Stop};
 use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo};
@@ -103,6 +104,7 @@ pub struct Fire {
     cancel: Option<CancelSpec>,
     seed: Option<u64>,
     recovery_floor: f64,
+    outage: Option<Arc<Outage>>,
     /// Builder inputs that cannot be used, reported by `resolve`.
     invalid: Vec<HeaderError>,
 }
@@ -132,6 +134,7 @@ impl Fire {
             cancel: None,
             seed: None,
             recovery_floor: crate::nemesis::RECOVERY_FLOOR,
+            outage: None,
             invalid: Vec::new(),
         }
     }
@@ -147,6 +150,14 @@ impl Fire {
     /// as recovered (default 0.99).
     pub fn recovery_floor(mut self, floor: f64) -> Self {
         self.recovery_floor = floor;
+        self
+    }
+
+    /// While `outage` says the server is down (a restart by `racegate
+    /// repro`), requests that fail to connect, time out or lose their
+    /// connection are faulted, not judged.
+    pub fn outage(mut self, outage: Arc<Outage>) -> Self {
+        self.outage = Some(outage);
         self
     }
 
@@ -367,6 +378,7 @@ impl Fire {
             cancel: self.cancel,
             seed: self.seed.unwrap_or_else(crate::nemesis::fresh_seed),
             recovery_floor: self.recovery_floor,
+            outage: self.outage,
         })
     }
 

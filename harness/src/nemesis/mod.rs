@@ -4,6 +4,8 @@
 //!   a seeded share of requests is abandoned after a random delay, the
 //!   connection closed with the request unanswered, as a client that gives
 //!   up does.
+//! - [`server`]: a pause or a restart of the server, in a scenario step;
+//!   failures a restart caused are faulted too ([`server::Outage`]).
 //! - [`window`]: `@FROM..TO`, when a fault is active.
 //! - [`recovery`]: per window, the pass rate inside it and how long after
 //!   it the run was back above the recovery floor for good.
@@ -16,6 +18,7 @@
 
 pub mod cancel;
 pub mod recovery;
+pub mod server;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +42,9 @@ pub struct FaultsReport {
     /// The pass rate a timeline bucket needs to count as recovered.
     #[serde(default = "default_floor")]
     pub recovery_floor: f64,
+    /// What was done to the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server: Vec<server::ServerFaultReport>,
     /// Each fault window, judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<WindowReport>,
@@ -77,8 +83,29 @@ impl FaultsReport {
             cancel: cancel.map(ToString::to_string),
             start_unix_ms,
             recovery_floor: floor,
+            server: Vec::new(),
             windows,
         }
+    }
+
+    /// Records what was done to the server, and judges the window it left
+    /// on `timeline`: from the fault's start to the server's return.
+    pub fn add_server(
+        &mut self,
+        fault: server::ServerFaultReport,
+        timeline: Option<&crate::timeline::TimelineReport>,
+    ) {
+        if let Some(t) = timeline {
+            let to = fault.at_ms + fault.for_ms.max(1);
+            self.windows.push(judge_window(
+                t,
+                self.start_unix_ms,
+                fault.at_ms,
+                to,
+                self.recovery_floor,
+            ));
+        }
+        self.server.push(fault);
     }
 
     /// Judges every window again on `timeline` (after a merge, say).

@@ -37,12 +37,25 @@ impl Report {
         }
         let same_faults = match (&self.faults, &other.faults) {
             (None, None) => true,
+            // Trials of a step share the faults' spec; a restart's downtime
+            // differs from trial to trial, so its window is this run's.
             (Some(a), Some(b)) => {
-                let spans = |f: &crate::nemesis::FaultsReport| -> Vec<(u64, u64)> {
-                    f.windows.iter().map(|w| (w.from_ms, w.to_ms)).collect()
+                let kinds = |f: &crate::nemesis::FaultsReport| -> Vec<String> {
+                    f.server.iter().map(|s| s.kind.clone()).collect()
                 };
-                (a.seed, &a.cancel, a.recovery_floor, spans(a))
-                    == (b.seed, &b.cancel, b.recovery_floor, spans(b))
+                (
+                    a.seed,
+                    &a.cancel,
+                    a.recovery_floor,
+                    kinds(a),
+                    a.windows.len(),
+                ) == (
+                    b.seed,
+                    &b.cancel,
+                    b.recovery_floor,
+                    kinds(b),
+                    b.windows.len(),
+                )
             }
             _ => false,
         };

@@ -289,19 +289,9 @@ impl Report {
             .gate
             .gate
             .judge(self.total, self.pass_rate, self.latency_ms.p99);
-        if let (Some(max), Some(faults)) = (self.gate.gate.max_recovery_ms, &self.faults) {
-            for w in &faults.windows {
-                let late = w.recovery_ms.is_none_or(|ms| ms > max);
-                if late {
-                    self.gate.passed = false;
-                    self.gate.reasons.push(format!(
-                        "fault window {}–{} ms {}, allowed {max} ms",
-                        w.from_ms,
-                        w.to_ms,
-                        crate::nemesis::recovery_words(w)
-                    ));
-                }
-            }
+        for reason in self.late_recoveries() {
+            self.gate.passed = false;
+            self.gate.reasons.push(reason);
         }
         if let Some(h) = &self.history {
             let reason = match (h.verdict, &h.counterexample) {
@@ -320,6 +310,27 @@ impl Report {
                 self.gate.reasons.push(r);
             }
         }
+    }
+
+    /// One line per fault window that took longer than the gate's
+    /// `max_recovery_ms` to recover, or never did.
+    pub fn late_recoveries(&self) -> Vec<String> {
+        let (Some(max), Some(faults)) = (self.gate.gate.max_recovery_ms, &self.faults) else {
+            return Vec::new();
+        };
+        faults
+            .windows
+            .iter()
+            .filter(|w| w.recovery_ms.is_none_or(|ms| ms > max))
+            .map(|w| {
+                format!(
+                    "fault window {}–{} ms {}, allowed {max} ms",
+                    w.from_ms,
+                    w.to_ms,
+                    crate::nemesis::recovery_words(w)
+                )
+            })
+            .collect()
     }
 
     /// Judges the run again with other thresholds.

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::engine::get_once;
+use crate::nemesis::server::{Outage, StopSignal};
 use crate::scenario::Scenario;
 
 /// The Cargo feature that builds the reference server into racegate.
@@ -98,11 +99,23 @@ impl ServerProcess {
     /// Starts `variant_name` of `scenario`'s server on a free loopback port,
     /// with its database and log in `dir`.
     pub fn start(scenario: &Scenario, variant_name: &str, dir: &Path) -> Result<Self, ServerError> {
-        let variant = &scenario.variants[variant_name];
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(ServerError::Port)?
             .port();
+        Self::start_on(scenario, variant_name, dir, port, false)
+    }
+
+    /// The same server again, on the same port and database: after a
+    /// restart's stop. Its log goes on in the same file.
+    fn start_on(
+        scenario: &Scenario,
+        variant_name: &str,
+        dir: &Path,
+        port: u16,
+        again: bool,
+    ) -> Result<Self, ServerError> {
+        let variant = &scenario.variants[variant_name];
         let db = dir.join("server.db");
         // Absolute: the server runs in the trial's scratch directory.
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
@@ -137,7 +150,13 @@ impl ServerProcess {
             path: log.clone(),
             source,
         };
-        let log_file = std::fs::File::create(&log).map_err(log_io)?;
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(again)
+            .truncate(!again)
+            .open(&log)
+            .map_err(log_io)?;
         let log_err = log_file.try_clone().map_err(log_io)?;
         let mut cmd = Command::new(&argv[0]);
         // Its own process group, so stopping it reaches anything it started
@@ -237,6 +256,43 @@ impl ServerProcess {
         self.signal_group(nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the server's process group (SIGSTOP) for `span`, then lets it
+    /// go on (SIGCONT): a pause no request can tell from a slow server.
+    pub async fn pause(&self, span: Duration) {
+        self.signal_group(nix::sys::signal::Signal::SIGSTOP);
+        tokio::time::sleep(span).await;
+        self.signal_group(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    /// Stops the server with `signal` (SIGKILL: a crash; SIGTERM: a deploy,
+    /// SIGKILL after the scenario's stop timeout) and starts the same
+    /// variant again on the same port and database, ready within the usual
+    /// timeout. `outage` is marked from the stop until it is ready again.
+    pub async fn restart(
+        &mut self,
+        scenario: &Scenario,
+        variant_name: &str,
+        dir: &Path,
+        signal: StopSignal,
+        outage: &Outage,
+    ) -> Result<(), ServerError> {
+        outage.begin();
+        match signal {
+            StopSignal::Kill => self.kill(),
+            StopSignal::Term => {
+                // A server that ignores SIGTERM is killed: the restart goes on.
+                let _ = self.stop(scenario.server.stop_timeout).await;
+            }
+        }
+        let port = self.addr.port();
+        let command_line = std::mem::take(&mut self.command_line);
+        *self = Self::start_on(scenario, variant_name, dir, port, true)?;
+        self.command_line = command_line;
+        let ready = self.wait_ready(scenario).await;
+        outage.end();
+        ready
     }
 }
 

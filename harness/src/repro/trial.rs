@@ -7,9 +7,10 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::server::ServerProcess;
+use super::server::{ServerError, ServerProcess};
 use super::verdict::{StateSummary, Trials};
 use super::ReproError;
 use crate::check::Symptom;
@@ -19,6 +20,8 @@ use crate::engine::get_once;
 use crate::fire::Fire;
 use crate::gate::Gate;
 use crate::history::{HistoryCheck, Verdict};
+use crate::nemesis::server::{Outage, ServerFault, ServerFaultReport};
+use crate::nemesis::{FaultsReport, RECOVERY_FLOOR};
 use crate::plan::Halt;
 use crate::report::Report;
 use crate::scenario::{Expect, FireStep, PlannedStep, Scenario, StateStep, Variant};
@@ -91,15 +94,26 @@ pub(super) async fn run_variant(
         for (i, step) in steps.iter().enumerate() {
             let (step_failed, seen) = match step {
                 PlannedStep::Fire(f) => {
-                    let report = fire_step(f, server.addr, halt.clone(), budget.seed)
+                    let nemesis = Nemesis {
+                        scenario,
+                        variant: variant_name,
+                        dir: &dir,
+                        seed: budget.seed,
+                    };
+                    let report = nemesis
+                        .fire(f, &mut server, halt.clone())
                         .await
-                        .map_err(|source| ReproError::Fire {
-                            scenario: name.clone(),
-                            variant: variant_name.to_owned(),
-                            step: f.name.clone(),
-                            source: Box::new(source),
+                        .map_err(|e| match e {
+                            StepError::Fire(source) => ReproError::Fire {
+                                scenario: name.clone(),
+                                variant: variant_name.to_owned(),
+                                step: f.name.clone(),
+                                source: Box::new(source),
+                            },
+                            StepError::Server(source) => server_err(source),
                         })?;
-                    let step_failed = report.pass_rate < scenario.verdict.min_pass_rate;
+                    let step_failed = report.pass_rate < scenario.verdict.min_pass_rate
+                        || !report.late_recoveries().is_empty();
                     let seen = match &halt {
                         Some(_) => report.halted,
                         None => {
@@ -247,11 +261,94 @@ fn shown_in(symptom: &Symptom, clusters: &[FailureCluster]) -> bool {
     })
 }
 
+/// How a fire step with a server fault can fail.
+enum StepError {
+    Fire(crate::fire::FireError),
+    Server(ServerError),
+}
+
+/// What a step's server fault needs: the server's scenario and variant (to
+/// start it again), its trial directory, and the nemesis's seed.
+struct Nemesis<'a> {
+    scenario: &'a Scenario,
+    variant: &'a str,
+    dir: &'a Path,
+    seed: u64,
+}
+
+impl Nemesis<'_> {
+    /// Runs the fire step and, if it carries one, its server fault at its
+    /// time (unless the step is over by then); the report records the fault
+    /// and judges the window it left.
+    async fn fire(
+        &self,
+        step: &FireStep,
+        server: &mut ServerProcess,
+        halt: Option<Halt>,
+    ) -> Result<Report, StepError> {
+        let Some(fault) = step.server_fault else {
+            return fire_step(step, server.addr, halt, self.seed, None)
+                .await
+                .map_err(StepError::Fire);
+        };
+        let outage = Arc::new(Outage::default());
+        let start_unix_ms = crate::engine::unix_ms(std::time::SystemTime::now());
+        let started = std::time::Instant::now();
+        let fire = fire_step(
+            step,
+            server.addr,
+            halt,
+            self.seed,
+            Some(Arc::clone(&outage)),
+        );
+        tokio::pin!(fire);
+        tokio::select! {
+            // Over before the fault was due: nothing was done to the server.
+            report = &mut fire => return report.map_err(StepError::Fire),
+            () = tokio::time::sleep(fault.at()) => {}
+        }
+        let at = started.elapsed();
+        let act = async {
+            let kind = match fault {
+                ServerFault::Pause(p) => {
+                    server.pause(p.span).await;
+                    "pause".to_owned()
+                }
+                ServerFault::Restart(r) => {
+                    server
+                        .restart(self.scenario, self.variant, self.dir, r.signal, &outage)
+                        .await?;
+                    format!("restart {}", r.signal.name())
+                }
+            };
+            Ok::<_, ServerError>((kind, started.elapsed() - at))
+        };
+        let (report, acted) = tokio::join!(fire, act);
+        let (kind, span) = acted.map_err(StepError::Server)?;
+        let mut report = report.map_err(StepError::Fire)?;
+        let mut faults = report.faults.take().unwrap_or_else(|| {
+            FaultsReport::new(self.seed, None, start_unix_ms, RECOVERY_FLOOR, None)
+        });
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        faults.add_server(
+            ServerFaultReport {
+                kind,
+                at_ms: ms(at),
+                for_ms: ms(span),
+            },
+            report.timeline.as_ref(),
+        );
+        report.set_faults(faults);
+        Ok(report)
+    }
+}
+
 async fn fire_step(
     step: &FireStep,
     addr: SocketAddr,
     halt: Option<Halt>,
     seed: u64,
+    outage: Option<Arc<Outage>>,
 ) -> Result<Report, crate::fire::FireError> {
     let mut fire = Fire::get(format!("http://{addr}{}", step.path))
         .method(step.method.clone())
@@ -259,7 +356,12 @@ async fn fire_step(
         .requests(step.requests)
         .timeout(step.timeout)
         .checks(step.checks.clone())
-        .gate(Gate::default())
+        .gate(Gate {
+            max_recovery_ms: step
+                .max_recovery
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            ..Gate::default()
+        })
         .seed(seed);
     for h in &step.headers {
         fire = fire.header(h);
@@ -272,6 +374,9 @@ async fn fire_step(
     }
     if let Some(cancel) = &step.cancel {
         fire = fire.cancel(cancel.clone());
+    }
+    if let Some(outage) = outage {
+        fire = fire.outage(outage);
     }
     if let Some(h) = halt {
         fire = fire.halt(h);

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::check::{CheckError, CheckSpec};
 use crate::kv::{KvSpec, KvSpecError};
+use crate::nemesis::server::{PauseSpec, RestartSpec, ServerFault};
 use crate::nemesis::CancelSpec;
 use crate::request::{parse_header, parse_method, HeaderError, MethodError};
 
@@ -80,6 +81,15 @@ struct StepFields {
     /// Abandon a share of requests (the nemesis), as `--cancel` takes it.
     #[serde(default)]
     cancel: Option<CancelSpec>,
+    /// Stop the server for a while during the step.
+    #[serde(default)]
+    pause: Option<PauseSpec>,
+    /// Stop and start the server again during the step.
+    #[serde(default)]
+    restart: Option<RestartSpec>,
+    /// The longest a fault window of the step may take to recover.
+    #[serde(default, deserialize_with = "crate::duration::deserialize_text_opt")]
+    max_recovery: Option<Duration>,
     /// Per-request timeout.
     #[serde(
         default = "default_timeout",
@@ -164,6 +174,10 @@ pub struct FireStep {
     pub burst: bool,
     /// Requests abandoned on purpose, if any.
     pub cancel: Option<CancelSpec>,
+    /// What is done to the server during the step, if anything.
+    pub server_fault: Option<ServerFault>,
+    /// The longest a fault window may take to recover.
+    pub max_recovery: Option<Duration>,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Checks, each buildable.
@@ -295,6 +309,11 @@ impl Step {
                     "a kv step is configured inside `kv = { … }` (read, write, write_body, keys, concurrency, requests, …)".into(),
                 ));
             }
+            if f.pause.is_some() || f.restart.is_some() {
+                return Err(invalid(
+                    "`pause` and `restart` go on fire steps (on kv steps: not yet)".into(),
+                ));
+            }
             kv.plan()?;
             return Ok(PlannedStep::Kv(KvStep {
                 name: f
@@ -336,12 +355,28 @@ impl Step {
                     requests: f.requests,
                     burst: f.burst,
                     cancel: f.cancel.clone(),
+                    server_fault: match (f.pause, f.restart) {
+                        (Some(_), Some(_)) => {
+                            return Err(invalid(
+                                "a step takes one of `pause` or `restart`, not both".into(),
+                            ))
+                        }
+                        (Some(p), None) => Some(ServerFault::Pause(p)),
+                        (None, Some(r)) => Some(ServerFault::Restart(r)),
+                        (None, None) => None,
+                    },
+                    max_recovery: f.max_recovery,
                     timeout: f.timeout,
                     checks: self.checks.clone(),
                 }))
             }
             (None, Some(path)) => {
                 path_ok("state", path)?;
+                if f.pause.is_some() || f.restart.is_some() || f.cancel.is_some() {
+                    return Err(invalid(
+                        "`cancel`, `pause` and `restart` go on fire steps, not state checks".into(),
+                    ));
+                }
                 if self.checks != CheckSpec::default() {
                     return Err(invalid(
                         "expect_* checks belong to fire steps; a state step uses pointer with equals / at_least / at_most".into(),
