@@ -12,13 +12,14 @@ fn waiters_are_served_in_arrival_order() {
         let pool = common::pool(1, Duration::from_secs(5));
         let held = pool.acquire().await.expect("the one connection");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiters = Vec::new();
         for who in 0..4 {
             let (shared, tx) = (Arc::clone(&pool), tx.clone());
-            tokio::spawn(async move {
+            waiters.push(tokio::spawn(async move {
                 let conn = shared.acquire().await.expect("served within the timeout");
                 tx.send(who).expect("the test listens");
                 drop(conn);
-            });
+            }));
             // Each waiter queues before the next one starts.
             common::queued(&pool, who + 1).await;
         }
@@ -28,6 +29,9 @@ fn waiters_are_served_in_arrival_order() {
             order.push(rx.recv().await.expect("a waiter was served"));
         }
         assert_eq!(order, [0, 1, 2, 3], "served in arrival order");
+        for w in waiters {
+            w.await.expect("a waiter's task");
+        }
         let stats = pool.stats();
         assert_eq!((stats.in_use, stats.idle, stats.waiters), (0, 1, 0));
     });

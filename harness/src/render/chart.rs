@@ -67,7 +67,12 @@ pub struct Frame<'a> {
     pub x_max: f64,
     /// The y range's end.
     pub y_max: f64,
+    /// Spans of x to shade (a time chart's fault windows).
+    pub shade: &'a [(f64, f64)],
 }
+
+/// A fault window's shade.
+const SHADE: RGBColor = RGBColor(230, 160, 0);
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -119,6 +124,13 @@ fn linear<'a, 'b>(
         .max_light_lines(0)
         .label_style(("sans-serif", 11))
         .draw()?;
+    let top = nice(frame.y_max);
+    chart.draw_series(
+        frame
+            .shade
+            .iter()
+            .map(|&(from, to)| Rectangle::new([(from, 0.0), (to, top)], SHADE.mix(0.18).filled())),
+    )?;
     Ok(chart)
 }
 
@@ -268,6 +280,7 @@ mod tests {
             y_desc: "req/s",
             x_max: 3.0,
             y_max: 100.0,
+            shade: &[(0.2, 0.4)],
         };
         let bars = stacked_bars(
             &frame,
@@ -288,12 +301,15 @@ mod tests {
         assert!(bars.starts_with("<svg"), "{}", &bars[..bars.len().min(200)]);
         assert!(bars.contains("throughput") && bars.contains("failed"));
         assert!(bars.matches("<rect").count() >= 16);
+        // The fault window is shaded.
+        assert!(bars.contains("#E6A000"), "no shade in the chart");
         let curve = percentiles(
             &Frame {
                 title: "latency by percentile",
                 y_desc: "ms",
                 x_max: 1.0,
                 y_max: 10.0,
+                shade: &[],
             },
             &[Line {
                 name: "after",

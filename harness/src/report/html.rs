@@ -109,6 +109,7 @@ impl Report {
                     y_desc: "ms",
                     x_max: 1.0,
                     y_max: scales.distribution_ms,
+                    shade: &[],
                 },
                 &[Line {
                     name: "latency",
@@ -120,6 +121,24 @@ impl Report {
         self.clusters_table(&mut s);
         s.push_str("</section>\n");
         s
+    }
+
+    /// The fault windows, in seconds on `t`'s axis (from its first bucket).
+    fn fault_spans(&self, t: &TimelineReport) -> Vec<(f64, f64)> {
+        let Some(faults) = &self.faults else {
+            return Vec::new();
+        };
+        let offset = faults.start_unix_ms as f64 - t.start_unix_ms as f64;
+        faults
+            .windows
+            .iter()
+            .map(|w| {
+                (
+                    (offset + w.from_ms as f64) / 1000.0,
+                    (offset + w.to_ms as f64) / 1000.0,
+                )
+            })
+            .collect()
     }
 
     fn summary_table(&self, s: &mut String) {
@@ -176,6 +195,7 @@ impl Report {
 
     fn charts(&self, s: &mut String, t: &TimelineReport, scales: &Scales) {
         let width = t.bucket_ms as f64 / 1000.0;
+        let shade = self.fault_spans(t);
         let rate = |f: &dyn Fn(&crate::timeline::BucketReport) -> u64| -> Vec<f64> {
             t.buckets.iter().map(|b| f(b) as f64 / width).collect()
         };
@@ -185,6 +205,7 @@ impl Report {
                 y_desc: "requests/s",
                 x_max: scales.seconds,
                 y_max: scales.per_second,
+                shade: &shade,
             },
             width,
             &[
@@ -214,6 +235,7 @@ impl Report {
                 y_desc: "ms",
                 x_max: scales.seconds,
                 y_max: scales.latency_ms,
+                shade: &shade,
             },
             "seconds from start",
             width * 1.5,
@@ -278,6 +300,7 @@ impl Report {
                 y_desc: "failures/s",
                 x_max: scales.seconds,
                 y_max: scales.per_second,
+                shade: &shade,
             },
             width,
             &layers,

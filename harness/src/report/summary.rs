@@ -7,16 +7,23 @@ use crate::render::text::percent;
 
 impl Report {
     /// What the nemesis did, in one line: `faults: cancel 10%:0ms..50ms
-    /// (seed 42): 97 requests abandoned, not judged`.
+    /// (seed 42): 97 requests faulted, not judged`, with each fault window's
+    /// pass rate and recovery.
     pub fn faults_line(&self) -> Option<String> {
         let faults = self.faults.as_ref()?;
-        let what: Vec<String> = faults
+        let mut what: Vec<String> = faults
             .cancel
             .iter()
             .map(|c| format!("cancel {c}"))
             .collect();
+        what.extend(
+            faults
+                .server
+                .iter()
+                .map(|f| format!("{} at {} ms for {} ms", f.kind, f.at_ms, f.for_ms)),
+        );
         let mut line = format!(
-            "faults: {} (seed {}): {} request{} abandoned, not judged",
+            "faults: {} (seed {}): {} request{} faulted, not judged",
             what.join(", "),
             faults.seed,
             self.faulted,

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::render::markdown::{cell, code};
 use crate::render::text::percent;
+use crate::report::Report;
 use crate::repro::verdict::ScenarioReport;
 
 /// `repro.md`.
@@ -76,6 +77,19 @@ pub fn page(r: &ScenarioReport) -> String {
         for l in &m.levels {
             let _ = writeln!(s, "| {} |", level_cells(l).join(" | "));
         }
+    }
+    let faulted: Vec<String> = r
+        .variants
+        .iter()
+        .flat_map(|v| {
+            v.steps
+                .iter()
+                .filter_map(Report::faults_line)
+                .map(move |line| format!("- `{}`, {}", v.name, cell(&line)))
+        })
+        .collect();
+    if !faulted.is_empty() {
+        let _ = writeln!(s, "\n## Faults injected\n\n{}", faulted.join("\n"));
     }
     let _ = writeln!(s, "\nSteps per trial:\n");
     for step in steps(r) {

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{clusters, history_violations, level_cells, rate_line, verdict_words, NON_MONOTONIC};
+use crate::report::Report;
 use crate::repro::verdict::{Minimal, ScenarioReport};
 
 /// The terminal table for one scenario. With `quiet`, what went as
@@ -37,6 +38,9 @@ pub fn table(r: &ScenarioReport, quiet: bool) -> String {
         // What was seen instead is always worth showing when it went wrong.
         if quiet && v.ok {
             continue;
+        }
+        for line in v.steps.iter().filter_map(Report::faults_line) {
+            let _ = writeln!(s, "      {line}");
         }
         for st in &v.state_checks {
             if let Some(f) = &st.first_failure {
