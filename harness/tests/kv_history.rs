@@ -48,6 +48,7 @@ async fn the_fixed_server_is_linearizable_with_every_operation_recorded() {
         &srv.url(""),
         &spec("PUT /api/settings/{key}", "{value}", 3000),
         false,
+        None,
     )
     .await
     .unwrap();
@@ -88,7 +89,7 @@ async fn stale_reads_and_lost_updates_are_found_only_by_the_history() {
         ),
     ] {
         let (srv, _dir) = server(&[bug]);
-        let run = kv::run(&srv.url(""), &spec(write, body, 2000), false)
+        let run = kv::run(&srv.url(""), &spec(write, body, 2000), false, None)
             .await
             .unwrap();
         let report = &run.report;

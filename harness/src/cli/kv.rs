@@ -46,7 +46,7 @@ impl KvArgs {
 
 pub(super) async fn run(args: &KvArgs) -> u8 {
     let url = &args.target.url;
-    let run = match kv::run(url, &args.workload(), args.target.allow_remote).await {
+    let run = match kv::run(url, &args.workload(), args.target.allow_remote, None).await {
         Ok(r) => r,
         Err(e) => {
             warn(e);

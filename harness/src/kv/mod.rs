@@ -29,6 +29,7 @@ use crate::fire::{ensure_listening, resolve_target, FireError};
 use crate::gate::Gate;
 use crate::history::sim::Rng;
 use crate::history::{self, Op, OpKind, Outcome};
+use crate::nemesis::server::Outage;
 use crate::nemesis::FaultsReport;
 use crate::outcome::FailureKind;
 use crate::render::text::excerpt;
@@ -65,11 +66,20 @@ struct Shared {
     seed: u64,
     next: AtomicU64,
     start: Instant,
+    outage: Option<Arc<Outage>>,
 }
 
 /// Runs the workload against `base_url` (loopback unless `allow_remote`)
-/// and checks its history.
-pub async fn run(base_url: &str, spec: &KvSpec, allow_remote: bool) -> Result<KvRun, KvError> {
+/// and checks its history. While `outage` says the server is down (a
+/// restart by `racegate repro`), operations that fail to connect, time out
+/// or lose their connection are faulted, not judged (a write among them is
+/// still an info operation in the history).
+pub async fn run(
+    base_url: &str,
+    spec: &KvSpec,
+    allow_remote: bool,
+    outage: Option<Arc<Outage>>,
+) -> Result<KvRun, KvError> {
     let plan = spec.plan()?;
     let target = resolve_target(base_url, allow_remote).await?;
     ensure_listening(&target, spec.timeout).await?;
@@ -90,6 +100,7 @@ pub async fn run(base_url: &str, spec: &KvSpec, allow_remote: bool) -> Result<Kv
         seed,
         next: AtomicU64::new(0),
         start: Instant::now(),
+        outage,
     });
     let workers: Vec<_> = (0..spec.concurrency)
         .map(|w| {
@@ -176,7 +187,11 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
             .cancel
             .as_ref()
             .and_then(|c| c.decide(shared.seed, i, invoke));
+        let mark = shared.outage.as_ref().map(|o| (o, o.mark()));
         let exchange = client.send_abandoning(req, abandon).await;
+        let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. }
+            if *kind != FailureKind::Status && *kind != FailureKind::Check)
+            && mark.is_some_and(|(o, m)| o.overlapped(m));
         let complete = shared.start.elapsed();
         let (outcome, read, failure) = if is_write {
             judge_write(&exchange)
@@ -189,7 +204,9 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
         }
         match failure {
             // Broken on purpose: counted apart, never judged.
-            _ if matches!(exchange, Exchange::Abandoned { .. }) => stats.fault(),
+            _ if matches!(exchange, Exchange::Abandoned { .. }) || broken_by_restart => {
+                stats.fault()
+            }
             None => stats.pass(),
             Some((kind, message)) => {
                 let _ = stats.fail(kind, None, i, status_of(&exchange), &message);

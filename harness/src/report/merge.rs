@@ -35,29 +35,15 @@ impl Report {
         if self.checks != other.checks {
             return Err(ReportError::Mismatch("checks differ"));
         }
+        // Runs of one step share the faults' spec (seed, cancel, floor);
+        // what was done to the server may differ from trial to trial (a step
+        // can end before its fault is due), so a run that saw it keeps it.
         let same_faults = match (&self.faults, &other.faults) {
-            (None, None) => true,
-            // Trials of a step share the faults' spec; a restart's downtime
-            // differs from trial to trial, so its window is this run's.
             (Some(a), Some(b)) => {
-                let kinds = |f: &crate::nemesis::FaultsReport| -> Vec<String> {
-                    f.server.iter().map(|s| s.kind.clone()).collect()
-                };
-                (
-                    a.seed,
-                    &a.cancel,
-                    a.recovery_floor,
-                    kinds(a),
-                    a.windows.len(),
-                ) == (
-                    b.seed,
-                    &b.cancel,
-                    b.recovery_floor,
-                    kinds(b),
-                    b.windows.len(),
-                )
+                (a.seed, &a.cancel, a.recovery_floor) == (b.seed, &b.cancel, b.recovery_floor)
             }
-            _ => false,
+            (None, Some(f)) | (Some(f), None) => f.cancel.is_none(),
+            (None, None) => true,
         };
         if !same_faults {
             return Err(ReportError::Mismatch(
@@ -124,6 +110,14 @@ impl Report {
         self.histogram.corrected = encode(&corrected);
         self.histogram.uncorrected = encode(&uncorrected);
         self.timeline = timeline.map(|t| t.to_report(&self.cluster_keys()));
+        match (&mut self.faults, &other.faults) {
+            (None, Some(theirs)) => self.faults = Some(theirs.clone()),
+            (Some(mine), Some(theirs)) if mine.server.is_empty() => {
+                mine.server.clone_from(&theirs.server);
+                mine.windows.clone_from(&theirs.windows);
+            }
+            _ => {}
+        }
         if let (Some(faults), Some(t)) = (&mut self.faults, &self.timeline) {
             faults.rejudge(t);
         }

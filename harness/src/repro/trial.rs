@@ -24,7 +24,7 @@ use crate::nemesis::server::{Outage, ServerFault, ServerFaultReport};
 use crate::nemesis::{FaultsReport, RECOVERY_FLOOR};
 use crate::plan::Halt;
 use crate::report::Report;
-use crate::scenario::{Expect, FireStep, PlannedStep, Scenario, StateStep, Variant};
+use crate::scenario::{Expect, FireStep, KvStep, PlannedStep, Scenario, StateStep, Variant};
 
 /// How many trials a variant may run.
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +104,7 @@ pub(super) async fn run_variant(
                         .fire(f, &mut server, halt.clone())
                         .await
                         .map_err(|e| match e {
-                            StepError::Fire(source) => ReproError::Fire {
+                            StepError::Run(source) => ReproError::Fire {
                                 scenario: name.clone(),
                                 variant: variant_name.to_owned(),
                                 step: f.name.clone(),
@@ -131,14 +131,21 @@ pub(super) async fn run_variant(
                     (step_failed, seen)
                 }
                 PlannedStep::Kv(k) => {
-                    let run = crate::kv::run(&format!("http://{}", server.addr), &k.spec, false)
-                        .await
-                        .map_err(|source| ReproError::Kv {
+                    let nemesis = Nemesis {
+                        scenario,
+                        variant: variant_name,
+                        dir: &dir,
+                        seed: budget.seed,
+                    };
+                    let run = nemesis.kv(k, &mut server).await.map_err(|e| match e {
+                        StepError::Run(source) => ReproError::Kv {
                             scenario: name.clone(),
                             variant: variant_name.to_owned(),
                             step: k.name.clone(),
                             source: Box::new(source),
-                        })?;
+                        },
+                        StepError::Server(source) => server_err(source),
+                    })?;
                     let report = run.report;
                     let step_failed = !report.gate.passed;
                     let seen = step_failed
@@ -261,10 +268,17 @@ fn shown_in(symptom: &Symptom, clusters: &[FailureCluster]) -> bool {
     })
 }
 
-/// How a fire step with a server fault can fail.
-enum StepError {
-    Fire(crate::fire::FireError),
+/// How a step with a server fault can fail: its own way, or the server's.
+enum StepError<E> {
+    Run(E),
     Server(ServerError),
+}
+
+/// A server fault that was carried out: what, and from when the step's
+/// windows count.
+struct Done {
+    fault: ServerFaultReport,
+    start_unix_ms: u64,
 }
 
 /// What a step's server fault needs: the server's scenario and variant (to
@@ -277,34 +291,25 @@ struct Nemesis<'a> {
 }
 
 impl Nemesis<'_> {
-    /// Runs the fire step and, if it carries one, its server fault at its
-    /// time (unless the step is over by then); the report records the fault
-    /// and judges the window it left.
-    async fn fire(
+    /// Runs `step` and, at its time, `fault` on `server` (unless the step is
+    /// over by then); `outage` is marked while a restart has the server
+    /// down.
+    async fn around<T, E>(
         &self,
-        step: &FireStep,
+        fault: Option<ServerFault>,
         server: &mut ServerProcess,
-        halt: Option<Halt>,
-    ) -> Result<Report, StepError> {
-        let Some(fault) = step.server_fault else {
-            return fire_step(step, server.addr, halt, self.seed, None)
-                .await
-                .map_err(StepError::Fire);
+        outage: &Outage,
+        step: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<(T, Option<Done>), StepError<E>> {
+        let Some(fault) = fault else {
+            return step.await.map(|t| (t, None)).map_err(StepError::Run);
         };
-        let outage = Arc::new(Outage::default());
         let start_unix_ms = crate::engine::unix_ms(std::time::SystemTime::now());
         let started = std::time::Instant::now();
-        let fire = fire_step(
-            step,
-            server.addr,
-            halt,
-            self.seed,
-            Some(Arc::clone(&outage)),
-        );
-        tokio::pin!(fire);
+        tokio::pin!(step);
         tokio::select! {
             // Over before the fault was due: nothing was done to the server.
-            report = &mut fire => return report.map_err(StepError::Fire),
+            done = &mut step => return done.map(|t| (t, None)).map_err(StepError::Run),
             () = tokio::time::sleep(fault.at()) => {}
         }
         let at = started.elapsed();
@@ -316,30 +321,77 @@ impl Nemesis<'_> {
                 }
                 ServerFault::Restart(r) => {
                     server
-                        .restart(self.scenario, self.variant, self.dir, r.signal, &outage)
+                        .restart(self.scenario, self.variant, self.dir, r.signal, outage)
                         .await?;
                     format!("restart {}", r.signal.name())
                 }
             };
             Ok::<_, ServerError>((kind, started.elapsed() - at))
         };
-        let (report, acted) = tokio::join!(fire, act);
+        let (done, acted) = tokio::join!(step, act);
         let (kind, span) = acted.map_err(StepError::Server)?;
-        let mut report = report.map_err(StepError::Fire)?;
-        let mut faults = report.faults.take().unwrap_or_else(|| {
-            FaultsReport::new(self.seed, None, start_unix_ms, RECOVERY_FLOOR, None)
-        });
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        faults.add_server(
-            ServerFaultReport {
-                kind,
-                at_ms: ms(at),
-                for_ms: ms(span),
-            },
-            report.timeline.as_ref(),
+        let t = done.map_err(StepError::Run)?;
+        Ok((
+            t,
+            Some(Done {
+                fault: ServerFaultReport {
+                    kind,
+                    at_ms: ms(at),
+                    for_ms: ms(span),
+                },
+                start_unix_ms,
+            }),
+        ))
+    }
+
+    /// A fire step, with its server fault if it has one; the report records
+    /// the fault and judges the window it left.
+    async fn fire(
+        &self,
+        step: &FireStep,
+        server: &mut ServerProcess,
+        halt: Option<Halt>,
+    ) -> Result<Report, StepError<crate::fire::FireError>> {
+        let outage = Arc::new(Outage::default());
+        let run = fire_step(
+            step,
+            server.addr,
+            halt,
+            self.seed,
+            Some(Arc::clone(&outage)),
         );
-        report.set_faults(faults);
+        let (mut report, done) = self.around(step.server_fault, server, &outage, run).await?;
+        if let Some(done) = done {
+            let mut faults = report.faults.take().unwrap_or_else(|| {
+                FaultsReport::new(self.seed, None, done.start_unix_ms, RECOVERY_FLOOR, None)
+            });
+            faults.add_server(done.fault, report.timeline.as_ref());
+            report.set_faults(faults);
+        }
         Ok(report)
+    }
+
+    /// A kv step, with its server fault if it has one: the history runs
+    /// across it (a kv run keeps no timeline, so no window is judged).
+    async fn kv(
+        &self,
+        step: &KvStep,
+        server: &mut ServerProcess,
+    ) -> Result<crate::kv::KvRun, StepError<crate::kv::KvError>> {
+        let outage = Arc::new(Outage::default());
+        let url = format!("http://{}", server.addr);
+        let run = crate::kv::run(&url, &step.spec, false, Some(Arc::clone(&outage)));
+        let (mut run, done) = self.around(step.server_fault, server, &outage, run).await?;
+        if let Some(done) = done {
+            let seed = step.spec.seed.unwrap_or(self.seed);
+            let mut faults = run.report.faults.take().unwrap_or_else(|| {
+                FaultsReport::new(seed, None, done.start_unix_ms, RECOVERY_FLOOR, None)
+            });
+            faults.add_server(done.fault, None);
+            run.report.set_faults(faults);
+        }
+        Ok(run)
     }
 }
 

@@ -110,6 +110,18 @@ struct StepFields {
     at_least: Option<f64>,
 }
 
+/// A step's `pause` or `restart`, at most one.
+fn server_fault(f: &StepFields) -> Result<Option<ServerFault>, StepProblem> {
+    match (f.pause, f.restart) {
+        (Some(_), Some(_)) => Err(StepProblem::Invalid(
+            "a step takes one of `pause` or `restart`, not both".into(),
+        )),
+        (Some(p), None) => Ok(Some(ServerFault::Pause(p))),
+        (None, Some(r)) => Ok(Some(ServerFault::Restart(r))),
+        (None, None) => Ok(None),
+    }
+}
+
 fn default_method() -> String {
     "GET".into()
 }
@@ -204,6 +216,8 @@ pub struct KvStep {
     pub name: String,
     /// The workload.
     pub spec: KvSpec,
+    /// What is done to the server during the step, if anything.
+    pub server_fault: Option<ServerFault>,
 }
 
 /// A step, checked and ready to run.
@@ -309,11 +323,7 @@ impl Step {
                     "a kv step is configured inside `kv = { … }` (read, write, write_body, keys, concurrency, requests, …)".into(),
                 ));
             }
-            if f.pause.is_some() || f.restart.is_some() {
-                return Err(invalid(
-                    "`pause` and `restart` go on fire steps (on kv steps: not yet)".into(),
-                ));
-            }
+            let server_fault = server_fault(f)?;
             kv.plan()?;
             return Ok(PlannedStep::Kv(KvStep {
                 name: f
@@ -321,6 +331,7 @@ impl Step {
                     .clone()
                     .unwrap_or_else(|| format!("kv {} · {}", kv.read, kv.write)),
                 spec: kv.clone(),
+                server_fault,
             }));
         }
         match (&f.fire, &f.state) {
@@ -355,16 +366,7 @@ impl Step {
                     requests: f.requests,
                     burst: f.burst,
                     cancel: f.cancel.clone(),
-                    server_fault: match (f.pause, f.restart) {
-                        (Some(_), Some(_)) => {
-                            return Err(invalid(
-                                "a step takes one of `pause` or `restart`, not both".into(),
-                            ))
-                        }
-                        (Some(p), None) => Some(ServerFault::Pause(p)),
-                        (None, Some(r)) => Some(ServerFault::Restart(r)),
-                        (None, None) => None,
-                    },
+                    server_fault: server_fault(f)?,
                     max_recovery: f.max_recovery,
                     timeout: f.timeout,
                     checks: self.checks.clone(),
