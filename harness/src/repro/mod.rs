@@ -4,7 +4,8 @@
 //! is detected — with its declared symptom — and whether the fix holds.
 //!
 //! - [`server`]: the server process, from start to kill.
-//! - `trial`: one variant's trials and steps.
+//! - `trial`: one variant's trials and steps; `nemesis`: a step's server
+//!   fault (pause, restart), carried out while it runs.
 //! - [`verdict`]: the report model and the rule from trials to a verdict.
 //! - [`render`]: the terminal table, `repro.md`, `report.html`, `junit.xml`
 //!   and the index, one file each.
@@ -13,6 +14,7 @@
 
 mod compare;
 mod minimize;
+mod nemesis;
 pub mod render;
 pub mod server;
 mod trial;

@@ -1,0 +1,187 @@
+//! A step's load and its server fault (`pause`, `restart`), carried out
+//! while the step runs: [`Nemesis::around`] runs the step and, at the fault's time, acts on
+//! the server process; [`Nemesis::fire`] and [`Nemesis::kv`] record what was
+//! done in the step's report and judge the window it left.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::server::{ServerError, ServerProcess};
+use crate::fire::Fire;
+use crate::gate::Gate;
+use crate::nemesis::server::{Outage, ServerFault, ServerFaultReport};
+use crate::nemesis::{FaultsReport, RECOVERY_FLOOR};
+use crate::plan::Halt;
+use crate::report::Report;
+use crate::scenario::{FireStep, KvStep, Scenario};
+
+/// How a step with a server fault can fail: its own way, or the server's.
+pub(super) enum StepError<E> {
+    Run(E),
+    Server(ServerError),
+}
+
+/// A server fault that was carried out: what, and from when the step's
+/// windows count.
+struct Done {
+    fault: ServerFaultReport,
+    start_unix_ms: u64,
+}
+
+/// What a step's server fault needs: the server's scenario and variant (to
+/// start it again), its trial directory, and the nemesis's seed.
+pub(super) struct Nemesis<'a> {
+    pub(super) scenario: &'a Scenario,
+    pub(super) variant: &'a str,
+    pub(super) dir: &'a Path,
+    pub(super) seed: u64,
+}
+
+impl Nemesis<'_> {
+    /// Runs `step` and, at its time, `fault` on `server` (unless the step is
+    /// over by then); `outage` is marked while a restart has the server
+    /// down.
+    async fn around<T, E>(
+        &self,
+        fault: Option<ServerFault>,
+        server: &mut ServerProcess,
+        outage: &Outage,
+        step: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<(T, Option<Done>), StepError<E>> {
+        let Some(fault) = fault else {
+            return step.await.map(|t| (t, None)).map_err(StepError::Run);
+        };
+        let start_unix_ms = crate::engine::unix_ms(std::time::SystemTime::now());
+        let started = std::time::Instant::now();
+        tokio::pin!(step);
+        tokio::select! {
+            // Over before the fault was due: nothing was done to the server.
+            done = &mut step => return done.map(|t| (t, None)).map_err(StepError::Run),
+            () = tokio::time::sleep(fault.at()) => {}
+        }
+        let at = started.elapsed();
+        let act = async {
+            let kind = match fault {
+                ServerFault::Pause(p) => {
+                    server.pause(p.span).await;
+                    "pause".to_owned()
+                }
+                ServerFault::Restart(r) => {
+                    server
+                        .restart(self.scenario, self.variant, self.dir, r.signal, outage)
+                        .await?;
+                    format!("restart {}", r.signal.name())
+                }
+            };
+            Ok::<_, ServerError>((kind, started.elapsed() - at))
+        };
+        let (done, acted) = tokio::join!(step, act);
+        let (kind, span) = acted.map_err(StepError::Server)?;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let t = done.map_err(StepError::Run)?;
+        Ok((
+            t,
+            Some(Done {
+                fault: ServerFaultReport {
+                    kind,
+                    at_ms: ms(at),
+                    for_ms: ms(span),
+                },
+                start_unix_ms,
+            }),
+        ))
+    }
+
+    /// A fire step, with its server fault if it has one; the report records
+    /// the fault and judges the window it left.
+    pub(super) async fn fire(
+        &self,
+        step: &FireStep,
+        server: &mut ServerProcess,
+        halt: Option<Halt>,
+    ) -> Result<Report, StepError<crate::fire::FireError>> {
+        let outage = Arc::new(Outage::default());
+        let run = fire_step(
+            step,
+            server.addr,
+            halt,
+            self.seed,
+            Some(Arc::clone(&outage)),
+        );
+        let (mut report, done) = self.around(step.server_fault, server, &outage, run).await?;
+        if let Some(done) = done {
+            let mut faults = report.faults.take().unwrap_or_else(|| {
+                FaultsReport::new(self.seed, None, done.start_unix_ms, RECOVERY_FLOOR, None)
+            });
+            faults.add_server(done.fault, report.timeline.as_ref());
+            report.set_faults(faults);
+        }
+        Ok(report)
+    }
+
+    /// A kv step, with its server fault if it has one: the history runs
+    /// across it (a kv run keeps no timeline, so no window is judged).
+    pub(super) async fn kv(
+        &self,
+        step: &KvStep,
+        server: &mut ServerProcess,
+    ) -> Result<crate::kv::KvRun, StepError<crate::kv::KvError>> {
+        let outage = Arc::new(Outage::default());
+        let url = format!("http://{}", server.addr);
+        let run = crate::kv::run(&url, &step.spec, false, Some(Arc::clone(&outage)));
+        let (mut run, done) = self.around(step.server_fault, server, &outage, run).await?;
+        if let Some(done) = done {
+            let seed = step.spec.seed.unwrap_or(self.seed);
+            let mut faults = run.report.faults.take().unwrap_or_else(|| {
+                FaultsReport::new(seed, None, done.start_unix_ms, RECOVERY_FLOOR, None)
+            });
+            faults.add_server(done.fault, None);
+            run.report.set_faults(faults);
+        }
+        Ok(run)
+    }
+}
+
+/// One fire step's load against the server at `addr`.
+async fn fire_step(
+    step: &FireStep,
+    addr: SocketAddr,
+    halt: Option<Halt>,
+    seed: u64,
+    outage: Option<Arc<Outage>>,
+) -> Result<Report, crate::fire::FireError> {
+    let mut fire = Fire::get(format!("http://{addr}{}", step.path))
+        .method(step.method.clone())
+        .concurrency(step.concurrency)
+        .requests(step.requests)
+        .timeout(step.timeout)
+        .checks(step.checks.clone())
+        .gate(Gate {
+            max_recovery_ms: step
+                .max_recovery
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            ..Gate::default()
+        })
+        .seed(seed);
+    for h in &step.headers {
+        fire = fire.header(h);
+    }
+    if let Some(b) = &step.body {
+        fire = fire.body(b.clone());
+    }
+    if step.burst {
+        fire = fire.burst();
+    }
+    if let Some(cancel) = &step.cancel {
+        fire = fire.cancel(cancel.clone());
+    }
+    if let Some(outage) = outage {
+        fire = fire.outage(outage);
+    }
+    if let Some(h) = halt {
+        fire = fire.halt(h);
+    }
+    fire.run().await
+}
