@@ -34,14 +34,13 @@
 //!   `racegate-loom` crate compiles `machine`, `init`, `slots`, `mailbox` and
 //!   `sync` from this crate's source with loom's types: loom checks the pool
 //!   as written.
-//! - `recent`, `tracked`, `counter`, `stamp`, `bug`: each thread's last
-//!   instance (the fast path's lookup), counters, cheap timestamps for the
-//!   wait metric, and the seed's bug on demand.
+//! - `recent`, `tracked`, `stamp`, `bug`: each thread's last instance (the
+//!   fast path's lookup), counters, cheap timestamps for the wait metric,
+//!   and the seed's bug on demand.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod bug;
-mod counter;
 mod head;
 pub mod init;
 mod instance;

@@ -91,7 +91,7 @@ impl<M: Manager> Pool<M> {
         if let Some(instance) = ready.take() {
             match instance.slots.try_acquire() {
                 TryAcquire::Acquired(conn) => {
-                    self.metrics.acquires.bump();
+                    self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
                     return Ok(Pooled::new(conn, instance));
                 }
                 _ => ready = Some(instance),
@@ -102,9 +102,11 @@ impl<M: Manager> Pool<M> {
         let mut waited = Waited::default();
         match self.acquire_slowly(ready, &mut waited).await {
             Ok(conn) => {
-                self.metrics.acquires.bump();
+                self.metrics.acquires.fetch_add(1, Ordering::Relaxed);
                 if let Some(ticks) = waited.ticks() {
-                    self.metrics.acquire_wait_ticks.add(ticks);
+                    self.metrics
+                        .acquire_wait_ticks
+                        .fetch_add(ticks, Ordering::Relaxed);
                 }
                 Ok(conn)
             }
@@ -312,9 +314,9 @@ impl<M: Manager> Pool<M> {
             idle: slots.map_or(0, |s| s.idle),
             waiters: m.waiters.load(Ordering::Relaxed) + slots.map_or(0, |s| s.queued),
             builds: m.builds.load(Ordering::Relaxed),
-            acquires: m.acquires.sum(),
+            acquires: m.acquires.load(Ordering::Relaxed),
             acquire_wait_micros: u64::try_from(
-                stamp::duration(m.acquire_wait_ticks.sum()).as_micros(),
+                stamp::duration(m.acquire_wait_ticks.load(Ordering::Relaxed)).as_micros(),
             )
             .unwrap_or(u64::MAX),
             timeouts: m.timeouts.load(Ordering::Relaxed),

@@ -5,8 +5,6 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::counter::StripedCounter;
-
 /// Counters the pool keeps for its [`PoolStats`](crate::PoolStats).
 #[derive(Default)]
 pub(crate) struct PoolMetrics {
@@ -14,9 +12,9 @@ pub(crate) struct PoolMetrics {
     pub(crate) opened: AtomicU64,
     pub(crate) closed: AtomicU64,
     pub(crate) waiters: AtomicUsize,
-    pub(crate) acquires: StripedCounter,
+    pub(crate) acquires: AtomicU64,
     /// In [`crate::stamp`]'s ticks.
-    pub(crate) acquire_wait_ticks: StripedCounter,
+    pub(crate) acquire_wait_ticks: AtomicU64,
     pub(crate) timeouts: AtomicU64,
 }
 
