@@ -50,6 +50,11 @@ fn parse(s: &str, zero: bool) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Whole milliseconds, as reports record them (saturating).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Serde: a duration written as text (`250ms`, `10s`, `2m`), for scenario
 /// files.
 pub fn deserialize_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -31,6 +31,15 @@ impl FailureKind {
         FailureKind::Check,
     ];
 
+    /// Whether the request got no complete answer (connect, timeout,
+    /// indeterminate): what a server that went away does to a request.
+    pub fn is_unanswered(self) -> bool {
+        matches!(
+            self,
+            FailureKind::Connect | FailureKind::Timeout | FailureKind::Indeterminate
+        )
+    }
+
     /// The lowercase name used in reports.
     pub fn name(self) -> &'static str {
         match self {

@@ -127,8 +127,12 @@ impl<C, W: Wake, X: Sidecar> Instance<C, W, X> {
     /// the caller to close; lent ones come back through
     /// [`release`](Self::release). Later calls return nothing.
     pub fn shut(&self) -> Vec<C> {
+        // Closed first: a sidecar that wakes waiters of its own as it stops
+        // (the `runtime-bound-pool` dispatch) must have them find the slots
+        // closed, not empty and waiting again.
+        let closing = self.slots.close();
         self.sidecar.stop();
-        let Some(closing) = self.slots.close() else {
+        let Some(closing) = closing else {
             return Vec::new();
         };
         for waiter in closing.wake {

@@ -109,7 +109,7 @@ impl GateFlags {
             max_p99_ms: self.max_p99_ms.or(base.max_p99_ms),
             max_recovery_ms: self
                 .max_recovery
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .map(crate::duration::millis)
                 .or(base.max_recovery_ms),
         }
     }

@@ -191,9 +191,7 @@ impl Worker {
             }
             // A restart of the server did it: faulted, not judged.
             Exchange::Failed { kind, .. }
-                if kind != FailureKind::Status
-                    && kind != FailureKind::Check
-                    && outage.is_some_and(|(o, mark)| o.overlapped(mark)) =>
+                if kind.is_unanswered() && outage.is_some_and(|(o, mark)| o.overlapped(mark)) =>
             {
                 self.stats
                     .lock()

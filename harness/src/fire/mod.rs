@@ -197,7 +197,7 @@ impl Fire {
     /// Sets the timeline's bucket width (default 100 ms; widened on long
     /// runs so that a timeline never exceeds 500 buckets).
     pub fn timeline_bucket(mut self, width: Duration) -> Self {
-        self.bucket_ms = u64::try_from(width.as_millis()).unwrap_or(u64::MAX);
+        self.bucket_ms = crate::duration::millis(width);
         self
     }
 
@@ -416,7 +416,7 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
         },
         rate: config.rate,
         burst: config.burst,
-        timeout_ms: u64::try_from(config.timeout.as_millis()).unwrap_or(u64::MAX),
+        timeout_ms: crate::duration::millis(config.timeout),
     };
     let mut report = Report::new(
         target,

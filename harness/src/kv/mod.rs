@@ -134,7 +134,7 @@ pub async fn run(
             duration_limit_s: None,
             rate: None,
             burst: false,
-            timeout_ms: u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX),
+            timeout_ms: crate::duration::millis(spec.timeout),
         },
         Checks::default(),
         Gate::default(),
@@ -189,8 +189,7 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
             .and_then(|c| c.decide(shared.seed, i, invoke));
         let mark = shared.outage.as_ref().map(|o| (o, o.mark()));
         let exchange = client.send_abandoning(req, abandon).await;
-        let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. }
-            if *kind != FailureKind::Status && *kind != FailureKind::Check)
+        let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. } if kind.is_unanswered())
             && mark.is_some_and(|(o, m)| o.overlapped(m));
         let complete = shared.start.elapsed();
         let (outcome, read, failure) = if is_write {

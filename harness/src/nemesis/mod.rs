@@ -27,6 +27,8 @@ pub use cancel::CancelSpec;
 pub use recovery::{judge_window, recovery_words, WindowReport};
 pub use window::Window;
 
+use crate::duration::millis;
+
 /// The faults a run injected, as `report.json` records them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultsReport {
@@ -143,8 +145,4 @@ pub fn draw(seed: u64, index: u64, stream: u64) -> u64 {
 /// A draw as a number in `[0, 1)`.
 pub fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -22,7 +22,8 @@ use crate::cluster::FailureCluster;
 use crate::gate::{Gate, GateResult};
 use crate::histogram::percentile_ms;
 use crate::history::{HistoryCheck, Verdict};
-use crate::nemesis::FaultsReport;
+use crate::nemesis::server::ServerFaultReport;
+use crate::nemesis::{FaultsReport, RECOVERY_FLOOR};
 use crate::outcome::FailureKind;
 use crate::rate::PassRate;
 use crate::render::files::{write_pages, Page, WriteError};
@@ -357,6 +358,18 @@ impl Report {
     pub fn set_faults(&mut self, faults: FaultsReport) {
         self.faults = Some(faults);
         self.recompute();
+    }
+
+    /// Records what was done to the server during the run (which started at
+    /// `start_unix_ms`), into its faults (made with `seed` if it had none),
+    /// and judges the window it left on the timeline, if the run kept one.
+    pub fn add_server_fault(&mut self, fault: ServerFaultReport, seed: u64, start_unix_ms: u64) {
+        let mut faults = self
+            .faults
+            .take()
+            .unwrap_or_else(|| FaultsReport::new(seed, None, start_unix_ms, RECOVERY_FLOOR, None));
+        faults.add_server(fault, self.timeline.as_ref());
+        self.set_faults(faults);
     }
 
     /// Attaches a history check; the gate now also requires it linearizable.

@@ -6,13 +6,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::server::{ServerError, ServerProcess};
+use crate::duration::millis;
 use crate::fire::Fire;
 use crate::gate::Gate;
 use crate::nemesis::server::{Outage, ServerFault, ServerFaultReport};
-use crate::nemesis::{FaultsReport, RECOVERY_FLOOR};
 use crate::plan::Halt;
 use crate::report::Report;
 use crate::scenario::{FireStep, KvStep, Scenario};
@@ -79,15 +78,14 @@ impl Nemesis<'_> {
         };
         let (done, acted) = tokio::join!(step, act);
         let (kind, span) = acted.map_err(StepError::Server)?;
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let t = done.map_err(StepError::Run)?;
         Ok((
             t,
             Some(Done {
                 fault: ServerFaultReport {
                     kind,
-                    at_ms: ms(at),
-                    for_ms: ms(span),
+                    at_ms: millis(at),
+                    for_ms: millis(span),
                 },
                 start_unix_ms,
             }),
@@ -112,11 +110,7 @@ impl Nemesis<'_> {
         );
         let (mut report, done) = self.around(step.server_fault, server, &outage, run).await?;
         if let Some(done) = done {
-            let mut faults = report.faults.take().unwrap_or_else(|| {
-                FaultsReport::new(self.seed, None, done.start_unix_ms, RECOVERY_FLOOR, None)
-            });
-            faults.add_server(done.fault, report.timeline.as_ref());
-            report.set_faults(faults);
+            report.add_server_fault(done.fault, self.seed, done.start_unix_ms);
         }
         Ok(report)
     }
@@ -134,11 +128,8 @@ impl Nemesis<'_> {
         let (mut run, done) = self.around(step.server_fault, server, &outage, run).await?;
         if let Some(done) = done {
             let seed = step.spec.seed.unwrap_or(self.seed);
-            let mut faults = run.report.faults.take().unwrap_or_else(|| {
-                FaultsReport::new(seed, None, done.start_unix_ms, RECOVERY_FLOOR, None)
-            });
-            faults.add_server(done.fault, None);
-            run.report.set_faults(faults);
+            run.report
+                .add_server_fault(done.fault, seed, done.start_unix_ms);
         }
         Ok(run)
     }
@@ -159,9 +150,7 @@ async fn fire_step(
         .timeout(step.timeout)
         .checks(step.checks.clone())
         .gate(Gate {
-            max_recovery_ms: step
-                .max_recovery
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            max_recovery_ms: step.max_recovery.map(crate::duration::millis),
             ..Gate::default()
         })
         .seed(seed);
