@@ -1,6 +1,7 @@
 //! Failure clusters: failure messages normalised (numbers, ids, ports and
 //! addresses stripped) so that one cause is one cluster, with a count and the
-//! first few examples. Memory is bounded however long the run.
+//! lowest-numbered requests as examples. Memory is bounded however long the
+//! run.
 
 use std::collections::HashMap;
 
@@ -88,9 +89,18 @@ impl Clusters {
             });
         let c = &mut self.clusters[i];
         c.count += count;
+        // The examples kept are the lowest-numbered requests seen, whatever
+        // order the workers' clusters arrive in.
         for e in examples {
             if c.examples.len() < EXAMPLES_PER_CLUSTER {
                 c.examples.push(e);
+            } else if let Some(last) = c
+                .examples
+                .iter_mut()
+                .max_by_key(|x| x.request)
+                .filter(|x| x.request > e.request)
+            {
+                *last = e;
             }
         }
         i
@@ -350,6 +360,28 @@ mod tests {
         assert_eq!(sorted[0].examples.len(), EXAMPLES_PER_CLUSTER);
         assert_eq!(sorted[0].message, "status 500: item <n> failed");
         assert_eq!(sorted[1].kind, FailureKind::Timeout);
+    }
+
+    #[test]
+    fn examples_are_the_lowest_requests_whatever_the_merge_order() {
+        // Two workers: one saw the high requests, one the low; merged
+        // either way round, the examples are requests 0..5.
+        let worker = |from: u64| {
+            let mut c = Clusters::default();
+            for i in (from..from + 40).step_by(2) {
+                c.record(FailureKind::Status, i, Some(500), "status 500");
+            }
+            c.into_sorted()
+        };
+        for (a, b) in [(100, 0), (0, 100)] {
+            let mut c = Clusters::default();
+            c.merge(worker(a));
+            c.merge(worker(b));
+            let sorted = c.into_sorted();
+            let requests: Vec<u64> = sorted[0].examples.iter().map(|e| e.request).collect();
+            assert_eq!(requests, [0, 2, 4, 6, 8]);
+            assert_eq!(sorted[0].count, 40);
+        }
     }
 
     #[test]
