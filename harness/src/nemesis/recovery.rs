@@ -25,6 +25,10 @@ pub struct WindowReport {
     /// How long after its end the run was back above the floor for good;
     /// `None` if it never was.
     pub recovery_ms: Option<u64>,
+    /// Requests judged in the buckets after the window: none means the run
+    /// ended before it could see a recovery.
+    #[serde(default)]
+    pub judged_after: u64,
 }
 
 /// Judges the window `from_ms..to_ms` (from the run's start, at
@@ -51,6 +55,12 @@ pub fn judge_window(
     // the latest one below the floor. Recovery starts with the bucket after
     // it (empty buckets count for neither side).
     let fails = |b: &BucketReport| (b.passed as f64) < floor * b.sent as f64;
+    let judged_after = timeline
+        .buckets
+        .iter()
+        .filter(|b| at(b) + width as i64 > to)
+        .map(|b| b.sent)
+        .sum();
     let (mut judged_good, mut latest_failure) = (false, None);
     for b in timeline.buckets.iter().rev() {
         if at(b) + width as i64 <= to {
@@ -74,13 +84,18 @@ pub fn judge_window(
         to_ms,
         pass_rate,
         recovery_ms,
+        judged_after,
     }
 }
 
-/// The recovery of `w` in words: "recovered in 340 ms" or "did not recover".
+/// The recovery of `w` in words: "recovered in 340 ms", "did not recover",
+/// or, when the run ended with the window, that it could not tell.
 pub fn recovery_words(w: &WindowReport) -> String {
     match w.recovery_ms {
         Some(ms) => format!("recovered in {ms} ms"),
+        None if w.judged_after == 0 => {
+            "recovery not seen: the run judged nothing after the window (run longer)".to_owned()
+        }
         None => "did not recover".to_owned(),
     }
 }
@@ -151,7 +166,13 @@ mod tests {
         let fine = timeline(&[(5, 0), (5, 0), (5, 0), (5, 0)]);
         assert_eq!(judge_window(&fine, 1000, 10, 20, 0.99).recovery_ms, Some(0));
         // Nothing judged after the window: no recovery to speak of.
+        // Nothing judged after the window: no recovery to speak of, and
+        // the words say the run was too short to tell.
         let short = timeline(&[(5, 0), (0, 5)]);
-        assert_eq!(judge_window(&short, 1000, 10, 20, 0.99).recovery_ms, None);
+        let w = judge_window(&short, 1000, 10, 20, 0.99);
+        assert_eq!((w.recovery_ms, w.judged_after), (None, 0));
+        assert!(recovery_words(&w).starts_with("recovery not seen"));
+        assert_eq!(w.judged_after, 0);
+        assert_eq!(judge_window(&broken, 1000, 10, 20, 0.99).judged_after, 10);
     }
 }

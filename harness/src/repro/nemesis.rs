@@ -160,6 +160,9 @@ async fn fire_step(
     if let Some(b) = &step.body {
         fire = fire.body(b.clone());
     }
+    if let Some(d) = step.duration {
+        fire = fire.duration(d);
+    }
     if step.burst {
         fire = fire.burst();
     }

@@ -19,6 +19,7 @@ use crate::console::warn;
 use crate::engine::get_once;
 use crate::history::{HistoryCheck, Verdict};
 use crate::plan::Halt;
+use crate::render::text::percent;
 use crate::report::Report;
 use crate::scenario::{Expect, PlannedStep, Scenario, StateStep, Variant};
 
@@ -108,8 +109,21 @@ pub(super) async fn run_variant(
                             },
                             StepError::Server(source) => server_err(source),
                         })?;
-                    let step_failed = report.pass_rate < scenario.verdict.min_pass_rate
-                        || !report.late_recoveries().is_empty();
+                    let mut why = report.late_recoveries();
+                    if report.pass_rate < scenario.verdict.min_pass_rate {
+                        why.insert(
+                            0,
+                            format!(
+                                "pass rate {} below {}",
+                                percent(report.pass_rate),
+                                percent(scenario.verdict.min_pass_rate)
+                            ),
+                        );
+                    }
+                    let step_failed = !why.is_empty();
+                    if step_failed {
+                        trials.note_failure(trial, &f.name, &why.join("; "));
+                    }
                     let seen = match &halt {
                         Some(_) => report.halted,
                         None => {
@@ -144,6 +158,9 @@ pub(super) async fn run_variant(
                     })?;
                     let report = run.report;
                     let step_failed = !report.gate.passed;
+                    if step_failed {
+                        trials.note_failure(trial, &k.name, &report.gate.reasons.join("; "));
+                    }
                     let seen = step_failed
                         && symptom.is_none_or(|s| {
                             report.gate.reasons.iter().any(|r| s.matches(r))
@@ -177,8 +194,9 @@ pub(super) async fn run_variant(
                         }
                         Err(m) => {
                             summary.failed_trials += 1;
+                            summary.first_failure.get_or_insert_with(|| m.clone());
+                            trials.note_failure(trial, &s.name, &m);
                             let seen = symptom.is_none_or(|s| s.matches(&m));
-                            summary.first_failure.get_or_insert(m);
                             (true, seen)
                         }
                     }

@@ -69,6 +69,16 @@ pub struct Trials {
     pub stopped_early: bool,
     /// The first step that showed the symptom, in the first trial that did.
     pub detecting_step: Option<usize>,
+    /// Why the first failed trial failed: its trial, step and reasons.
+    pub first_failure: Option<String>,
+}
+
+impl Trials {
+    /// Keeps why `step` of `trial` failed, if no trial failed before.
+    pub fn note_failure(&mut self, trial: u32, step: &str, why: &str) {
+        self.first_failure
+            .get_or_insert_with(|| format!("trial {trial}, step \"{step}\": {why}"));
+    }
 }
 
 /// One variant over all trials.
@@ -92,6 +102,8 @@ pub struct VariantReport {
     pub failed_trials: u32,
     /// Trials in which the bug was detected (its symptom seen).
     pub detected_trials: u32,
+    /// Why the first failed trial failed (trial, step, reasons).
+    pub first_failure: Option<String>,
     /// Whether trials stopped at the first certain detection.
     pub stopped_early: bool,
     /// For an inconclusive verdict: the trials that would settle it.
@@ -245,6 +257,7 @@ impl VariantReport {
             trials: trials.run,
             failed_trials: trials.failed,
             detected_trials: trials.detected,
+            first_failure: trials.first_failure,
             stopped_early: trials.stopped_early,
             trials_needed,
             total: rate.total,

@@ -75,6 +75,9 @@ struct StepFields {
     /// Requests.
     #[serde(default = "default_requests")]
     requests: u64,
+    /// The longest a fire step runs, whatever `requests` says.
+    #[serde(default, deserialize_with = "crate::duration::deserialize_text_opt")]
+    duration: Option<Duration>,
     /// Barrier-synchronised rounds.
     #[serde(default)]
     burst: bool,
@@ -182,6 +185,8 @@ pub struct FireStep {
     pub concurrency: usize,
     /// Requests.
     pub requests: u64,
+    /// The longest it runs.
+    pub duration: Option<Duration>,
     /// Burst mode.
     pub burst: bool,
     /// Requests abandoned on purpose, if any.
@@ -318,7 +323,11 @@ impl Step {
                         .into(),
                 ));
             }
-            if self.checks != CheckSpec::default() || f.pointer.is_some() || f.body.is_some() {
+            if self.checks != CheckSpec::default()
+                || f.pointer.is_some()
+                || f.body.is_some()
+                || f.duration.is_some()
+            {
                 return Err(invalid(
                     "a kv step is configured inside `kv = { … }` (read, write, write_body, keys, concurrency, requests, …)".into(),
                 ));
@@ -364,6 +373,7 @@ impl Step {
                     headers: f.headers.clone(),
                     concurrency: f.concurrency,
                     requests: f.requests,
+                    duration: f.duration,
                     burst: f.burst,
                     cancel: f.cancel.clone(),
                     server_fault: server_fault(f)?,
@@ -374,9 +384,13 @@ impl Step {
             }
             (None, Some(path)) => {
                 path_ok("state", path)?;
-                if f.pause.is_some() || f.restart.is_some() || f.cancel.is_some() {
+                if f.pause.is_some()
+                    || f.restart.is_some()
+                    || f.cancel.is_some()
+                    || f.duration.is_some()
+                {
                     return Err(invalid(
-                        "`cancel`, `pause` and `restart` go on fire steps, not state checks".into(),
+                        "`cancel`, `pause`, `restart` and `duration` go on fire steps, not state checks".into(),
                     ));
                 }
                 if self.checks != CheckSpec::default() {

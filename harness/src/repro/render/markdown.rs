@@ -41,6 +41,9 @@ pub fn page(r: &ScenarioReport) -> String {
     }
     for v in r.variants.iter().filter(|v| got_something_wrong(v)) {
         let _ = writeln!(s, "\n## What `{}` got wrong\n", v.name);
+        if let Some(f) = &v.first_failure {
+            let _ = writeln!(s, "- first failed trial: {}", cell(f));
+        }
         for st in v.state_checks.iter().filter(|c| c.failed_trials > 0) {
             let _ = writeln!(
                 s,

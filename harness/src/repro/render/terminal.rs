@@ -39,6 +39,11 @@ pub fn table(r: &ScenarioReport, quiet: bool) -> String {
         if quiet && v.ok {
             continue;
         }
+        if !v.ok {
+            if let Some(f) = &v.first_failure {
+                let _ = writeln!(s, "      first failure: {f}");
+            }
+        }
         for line in v.steps.iter().filter_map(Report::faults_line) {
             let _ = writeln!(s, "      {line}");
         }
