@@ -104,7 +104,9 @@ async fn a_target_that_goes_away_is_connect_failures_not_a_hang() {
         .timeout(Duration::from_millis(500));
     let config = fire.resolve().await.unwrap();
     drop(listener);
-    let report = racegate::fire::run_config(config, Default::default()).await;
+    let report = racegate::fire::run_config(config, Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         report.failures(FailureKind::Connect),
         40,

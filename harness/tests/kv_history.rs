@@ -34,6 +34,7 @@ fn spec(write: &str, body: &str, requests: u64) -> KvSpec {
         key_prefix: None,
         seed: Some(7),
         cancel: None,
+        faults: Vec::new(),
     }
 }
 

@@ -155,6 +155,9 @@ impl FireArgs {
         if let Some(cancel) = &self.faults.cancel {
             fire = fire.cancel(cancel.clone());
         }
+        for spec in &self.faults.proxy {
+            fire = fire.fault(spec.clone());
+        }
         fire = fire.recovery_floor(self.faults.recovery_floor);
         if let Some(seed) = self.seed {
             fire = fire.seed(seed);
@@ -192,7 +195,13 @@ pub(super) async fn run(args: &FireArgs) -> u8 {
         task.abort();
         bar.finish_and_clear();
     }
-    finish(&report, &args.output, Vec::new())
+    match report {
+        Ok(report) => finish(&report, &args.output, Vec::new()),
+        Err(e) => {
+            warn(e);
+            EXIT_USAGE
+        }
+    }
 }
 
 /// Writes the report's pages and `extra` ones under `--out`, prints the

@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::duration::parse_duration;
 use crate::gate::{parse_pass_rate, Gate};
+use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::CancelSpec;
 use crate::plan::REQUEST_TIMEOUT;
 
@@ -81,6 +82,9 @@ pub struct FaultFlags {
     /// Abandon a share of requests after a random delay, as a client that gives up: RATE:MIN..MAX[@FROM..TO], e.g. 10%:0ms..50ms. They count as faulted, not judged.
     #[arg(long, value_name = "RATE:MIN..MAX")]
     pub cancel: Option<CancelSpec>,
+    /// Send the run through a fault proxy (repeatable): latency=20ms[~10ms], reset=5%, stall=2%, slice=1..64B, bandwidth=256KiB/s, close-after=4KiB, each with an optional @FROM..TO window. Requests it resets, stalls or closes count as faulted.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub proxy: Vec<ProxyFault>,
     /// The pass rate a timeline bucket needs, after a fault window, to count as recovered (0 to 1).
     #[arg(long, value_parser = parse_pass_rate, default_value_t = crate::nemesis::RECOVERY_FLOOR)]
     pub recovery_floor: f64,

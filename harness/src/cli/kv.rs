@@ -39,6 +39,7 @@ impl KvArgs {
             requests: self.shape.requests,
             timeout: self.shape.timeout,
             cancel: self.faults.cancel.clone(),
+            faults: self.faults.proxy.clone(),
             ..self.spec.clone()
         }
     }

@@ -1,5 +1,5 @@
-//! The command line: `racegate fire`, `racegate kv`, `racegate repro`, `racegate merge`
-//! (and `racegate server` when the reference server is built in). Parses
+//! The command line: `racegate fire`, `racegate kv`, `racegate repro`,
+//! `racegate merge`, `racegate proxy` (and `racegate server` when the reference server is built in). Parses
 //! flags into the library's types, runs them, and maps outcomes to exit
 //! codes: 0 passed, 1 failed, 2 usage or setup error.
 
@@ -7,6 +7,7 @@ mod fire;
 pub mod flags;
 mod kv;
 mod merge;
+mod proxy;
 mod repro;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,7 @@ use crate::console::warn;
 pub use fire::FireArgs;
 pub use kv::KvArgs;
 pub use merge::MergeArgs;
+pub use proxy::ProxyArgs;
 pub use repro::ReproArgs;
 
 /// Exit code: the gate passed (or every scenario was as expected).
@@ -45,6 +47,8 @@ pub enum Command {
     Kv(Box<KvArgs>),
     /// Merge report.json files from several runs into one, exactly.
     Merge(MergeArgs),
+    /// A fault proxy in front of any client: latency, resets, stalls, slices, bandwidth, closes.
+    Proxy(ProxyArgs),
     /// Run racegate's reference chat server (the same as `racegate-server`).
     #[cfg(feature = "reference-server")]
     Server(Box<racegate_server::ServerConfig>),
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fire(args) => runtime.block_on(fire::run(&args)),
         Command::Repro(args) => runtime.block_on(repro::run(&args)),
         Command::Kv(args) => runtime.block_on(kv::run(&args)),
+        Command::Proxy(args) => runtime.block_on(proxy::run(&args)),
         _ => unreachable!("handled above"),
     }
 }

@@ -60,6 +60,9 @@ pub struct Client {
     deadline: Pin<Box<Sleep>>,
     /// The request being sent, reused.
     out: Vec<u8>,
+    /// The local port of the last connection opened (0 before any): the
+    /// fault proxy names the connections it broke by it.
+    port: u16,
 }
 
 /// An open connection and the bytes read from it not yet consumed.
@@ -84,7 +87,13 @@ impl Client {
             conn: None,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             out: Vec::with_capacity(512),
+            port: 0,
         }
+    }
+
+    /// The local port of the last connection opened (0 before any).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Opens the connection unless a live one is kept.
@@ -97,7 +106,10 @@ impl Client {
             }
             self.conn = None;
         }
-        self.conn = Some(Conn::open(self.addr, self.timeout).await?);
+        self.port = 0;
+        let conn = Conn::open(self.addr, self.timeout).await?;
+        self.port = conn.stream.local_addr().map_or(0, |a| a.port());
+        self.conn = Some(conn);
         Ok(())
     }
 

@@ -189,9 +189,16 @@ impl Worker {
                     }
                 }
             }
-            // A restart of the server did it: faulted, not judged.
+            // A restart of the server, or the fault proxy, did it: faulted,
+            // not judged.
             Exchange::Failed { kind, .. }
-                if kind.is_unanswered() && outage.is_some_and(|(o, mark)| o.overlapped(mark)) =>
+                if kind.is_unanswered()
+                    && (outage.is_some_and(|(o, mark)| o.overlapped(mark))
+                        || self
+                            .config
+                            .broken
+                            .as_ref()
+                            .is_some_and(|b| b.is_marked(self.client.port()))) =>
             {
                 self.stats
                     .lock()

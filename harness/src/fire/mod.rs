@@ -21,65 +21,26 @@
 //! # Ok(()) }
 //! ```
 
+mod error;
 mod target;
 
+pub use error::FireError;
 pub use target::{ensure_listening, resolve_target};
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hyper::Method;
 
-use crate::check::{CheckError, CheckSpec};
+use crate::check::CheckSpec;
 use crate::engine::{self, Progress};
 use crate::gate::Gate;
+use crate::nemesis::proxy::{Proxy, ProxyFault};
 use crate::nemesis::server::Outage;
 use crate::nemesis::{CancelSpec, FaultsReport};
 use crate::plan::{FireConfig, Halt, Shard, Stop};
 use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo};
 use crate::request::{parse_header, BodyTemplate, HeaderError, RequestSpec};
-
-/// A run could not start: usage or setup errors (the CLI's exit code 2).
-#[derive(Debug, thiserror::Error)]
-pub enum FireError {
-    /// The URL is not usable.
-    #[error("bad URL {url:?}: {reason}")]
-    Url {
-        /// The URL.
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The host resolves to a non-loopback address and remote targets were
-    /// not allowed.
-    #[error("refusing {url}: it resolves to {addr}, which is not loopback; pass --allow-remote to load a remote host you own")]
-    Remote {
-        /// The URL.
-        url: String,
-        /// The first non-loopback address.
-        addr: SocketAddr,
-    },
-    /// Nothing answers at the target.
-    #[error("cannot reach {url} at {addr}: {reason}")]
-    Unreachable {
-        /// The URL.
-        url: String,
-        /// The address tried.
-        addr: SocketAddr,
-        /// The error.
-        reason: String,
-    },
-    /// A check that cannot be built.
-    #[error(transparent)]
-    Check(#[from] CheckError),
-    /// A header that cannot be sent.
-    #[error(transparent)]
-    Header(#[from] HeaderError),
-    /// A number out of range, or options that contradict each other.
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// Builds and runs a load test from code. The check methods take the same
 /// names and shapes as the `fire` flags and the scenario keys (see
@@ -105,6 +66,7 @@ pub struct Fire {
     seed: Option<u64>,
     recovery_floor: f64,
     outage: Option<Arc<Outage>>,
+    proxy: Vec<ProxyFault>,
     /// Builder inputs that cannot be used, reported by `resolve`.
     invalid: Vec<HeaderError>,
 }
@@ -135,6 +97,7 @@ impl Fire {
             seed: None,
             recovery_floor: crate::nemesis::RECOVERY_FLOOR,
             outage: None,
+            proxy: Vec::new(),
             invalid: Vec::new(),
         }
     }
@@ -143,6 +106,13 @@ impl Fire {
     /// cancellation); they are counted as faulted, not judged.
     pub fn cancel(mut self, spec: CancelSpec) -> Self {
         self.cancel = Some(spec);
+        self
+    }
+
+    /// Sends the run through the fault proxy with `spec` added (see
+    /// [`ProxyFault`]); requests it resets, stalls or closes are faulted.
+    pub fn fault(mut self, spec: ProxyFault) -> Self {
+        self.proxy.push(spec);
         self
     }
 
@@ -379,25 +349,49 @@ impl Fire {
             seed: self.seed.unwrap_or_else(crate::nemesis::fresh_seed),
             recovery_floor: self.recovery_floor,
             outage: self.outage,
+            proxy: self.proxy,
+            broken: None,
         })
     }
 
     /// Resolves and runs; the report says whether the gate passed.
     pub async fn run(self) -> Result<Report, FireError> {
         let config = self.resolve().await?;
-        Ok(run_config(config, Arc::new(Progress::default())).await)
+        run_config(config, Arc::new(Progress::default())).await
     }
 }
 
-/// Runs a resolved config, updating `progress` as requests finish.
-pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
-    let config = Arc::new(config);
+/// Runs a resolved config, updating `progress` as requests finish; with
+/// `--fault`, through a fault proxy of its own.
+pub async fn run_config(
+    mut config: FireConfig,
+    progress: Arc<Progress>,
+) -> Result<Report, FireError> {
     if let Some(at) = config.start_at {
         // Bounded by MAX_START_DELAY at resolve; a time already past starts now.
         if let Ok(wait) = at.duration_since(SystemTime::now()) {
             tokio::time::sleep(wait.min(MAX_START_DELAY)).await;
         }
     }
+    // The proxy's windows count from its start, just before the run's.
+    let proxy = match config.proxy.is_empty() {
+        true => None,
+        false => {
+            let proxy = Proxy::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                config.target.addr,
+                config.proxy.clone(),
+                config.seed,
+                config.timeout,
+            )
+            .await
+            .map_err(|e| FireError::Proxy(e.to_string()))?;
+            config.target.addr = proxy.addr();
+            config.broken = Some(proxy.broken());
+            Some(proxy)
+        }
+    };
+    let config = Arc::new(config);
     let finished = engine::run(Arc::clone(&config), progress).await;
     let target = TargetInfo {
         method: config.request.method.to_string(),
@@ -428,14 +422,18 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
     );
     report.halted = finished.halted;
     report.set_timeline(&finished.timeline);
-    if let Some(cancel) = &config.cancel {
-        report.set_faults(FaultsReport::new(
+    if config.cancel.is_some() || proxy.is_some() {
+        let mut faults = FaultsReport::new(
             config.seed,
-            Some(cancel),
+            config.cancel.as_ref(),
             finished.start_unix_ms,
             config.recovery_floor,
             report.timeline.as_ref(),
-        ));
+        );
+        if let Some(proxy) = proxy {
+            faults.add_proxy(&config.proxy, proxy.stop().await, report.timeline.as_ref());
+        }
+        report.set_faults(faults);
     }
     if config.shard != Shard::WHOLE || config.run_id.is_some() {
         report.shard = Some(ShardInfo {
@@ -444,5 +442,5 @@ pub async fn run_config(config: FireConfig, progress: Arc<Progress>) -> Report {
             count: config.shard.count,
         });
     }
-    report
+    Ok(report)
 }

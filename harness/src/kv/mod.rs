@@ -29,6 +29,7 @@ use crate::fire::{ensure_listening, resolve_target, FireError};
 use crate::gate::Gate;
 use crate::history::sim::Rng;
 use crate::history::{self, Op, OpKind, Outcome};
+use crate::nemesis::proxy::{Broken, Proxy};
 use crate::nemesis::server::Outage;
 use crate::nemesis::FaultsReport;
 use crate::outcome::FailureKind;
@@ -67,6 +68,7 @@ struct Shared {
     next: AtomicU64,
     start: Instant,
     outage: Option<Arc<Outage>>,
+    broken: Option<Arc<Broken>>,
 }
 
 /// Runs the workload against `base_url` (loopback unless `allow_remote`)
@@ -88,6 +90,20 @@ pub async fn run(
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id()).rotate_left(32);
     let seed = spec.seed.unwrap_or(entropy);
+    let proxy = match spec.faults.is_empty() {
+        true => None,
+        false => Some(
+            Proxy::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                target.addr,
+                spec.faults.clone(),
+                seed,
+                spec.timeout,
+            )
+            .await
+            .map_err(|e| FireError::Proxy(e.to_string()))?,
+        ),
+    };
     let prefix = spec
         .key_prefix
         .clone()
@@ -101,11 +117,13 @@ pub async fn run(
         next: AtomicU64::new(0),
         start: Instant::now(),
         outage,
+        broken: proxy.as_ref().map(Proxy::broken),
     });
+    let addr = proxy.as_ref().map_or(target.addr, Proxy::addr);
     let workers: Vec<_> = (0..spec.concurrency)
         .map(|w| {
             let shared = Arc::clone(&shared);
-            let client = Client::new(target.addr, spec.timeout);
+            let client = Client::new(addr, spec.timeout);
             tokio::spawn(async move { worker(w, &shared, client).await })
         })
         .collect();
@@ -142,15 +160,19 @@ pub async fn run(
         elapsed.as_secs_f64(),
     );
     report.set_history(checked);
-    if let Some(cancel) = &spec.cancel {
+    if spec.cancel.is_some() || proxy.is_some() {
         // A kv run keeps no timeline: its windows are not judged.
-        report.set_faults(FaultsReport::new(
+        let mut faults = FaultsReport::new(
             seed,
-            Some(cancel),
+            spec.cancel.as_ref(),
             0,
             crate::nemesis::RECOVERY_FLOOR,
             None,
-        ));
+        );
+        if let Some(proxy) = proxy {
+            faults.add_proxy(&spec.faults, proxy.stop().await, None);
+        }
+        report.set_faults(faults);
     }
     Ok(KvRun { report, ops })
 }
@@ -190,7 +212,11 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
         let mark = shared.outage.as_ref().map(|o| (o, o.mark()));
         let exchange = client.send_abandoning(req, abandon).await;
         let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. } if kind.is_unanswered())
-            && mark.is_some_and(|(o, m)| o.overlapped(m));
+            && (mark.is_some_and(|(o, m)| o.overlapped(m))
+                || shared
+                    .broken
+                    .as_ref()
+                    .is_some_and(|b| b.is_marked(client.port())));
         let complete = shared.start.elapsed();
         let (outcome, read, failure) = if is_write {
             judge_write(&exchange)

@@ -8,6 +8,7 @@ use hyper::Method;
 use serde::Deserialize;
 
 use crate::duration::{deserialize_text, parse_duration};
+use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::CancelSpec;
 use crate::request::parse_method;
 
@@ -77,6 +78,11 @@ pub struct KvSpec {
     #[arg(skip)]
     #[serde(default)]
     pub cancel: Option<CancelSpec>,
+    /// The fault proxy's specs (`--fault`); on the command line they come
+    /// from the shared fault flags.
+    #[arg(skip)]
+    #[serde(default)]
+    pub faults: Vec<ProxyFault>,
 }
 
 /// Default JSON pointer to a read's value.

@@ -61,15 +61,7 @@ impl FromStr for CancelSpec {
             None => (s, None),
         };
         let (rate, delays) = spec.split_once(':').ok_or_else(|| bad("no `:`"))?;
-        let rate = rate.trim();
-        let rate = match rate.strip_suffix('%') {
-            Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
-            None => rate.parse::<f64>(),
-        }
-        .map_err(|_| bad("the rate is not a number"))?;
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(bad("the rate must be between 0% and 100%"));
-        }
+        let rate = super::parse_share(rate).map_err(|e| bad(&e))?;
         let (min, max) = delays.split_once("..").ok_or_else(|| bad("no `..`"))?;
         let min = parse_offset(min.trim()).map_err(|e| bad(&e.to_string()))?;
         let max = parse_offset(max.trim()).map_err(|e| bad(&e.to_string()))?;

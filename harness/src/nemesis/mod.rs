@@ -6,6 +6,9 @@
 //!   up does.
 //! - [`server`]: a pause or a restart of the server, in a scenario step;
 //!   failures a restart caused are faulted too ([`server::Outage`]).
+//! - [`proxy`]: the fault proxy, `--fault SPEC`: latency, resets, stalls,
+//!   slices, bandwidth and closes on real connections; requests it broke
+//!   are faulted too.
 //! - [`window`]: `@FROM..TO`, when a fault is active.
 //! - [`recovery`]: per window, the pass rate inside it and how long after
 //!   it the run was back above the recovery floor for good.
@@ -17,6 +20,7 @@
 //! replayed with `--seed`.
 
 pub mod cancel;
+pub mod proxy;
 pub mod recovery;
 pub mod server;
 pub mod window;
@@ -44,6 +48,9 @@ pub struct FaultsReport {
     /// The pass rate a timeline bucket needs to count as recovered.
     #[serde(default = "default_floor")]
     pub recovery_floor: f64,
+    /// What the fault proxy did, per `--fault`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy: Vec<proxy::ProxyFaultReport>,
     /// What was done to the server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server: Vec<server::ServerFaultReport>,
@@ -85,9 +92,47 @@ impl FaultsReport {
             cancel: cancel.map(ToString::to_string),
             start_unix_ms,
             recovery_floor: floor,
+            proxy: Vec::new(),
             server: Vec::new(),
             windows,
         }
+    }
+
+    /// Records what the fault proxy did (`done`, one per spec of `faults`)
+    /// and judges each spec's window on `timeline`.
+    pub fn add_proxy(
+        &mut self,
+        faults: &[proxy::ProxyFault],
+        done: Vec<proxy::ProxyFaultReport>,
+        timeline: Option<&crate::timeline::TimelineReport>,
+    ) {
+        if let Some(t) = timeline {
+            for w in faults.iter().filter_map(|f| f.window) {
+                self.windows.push(judge_window(
+                    t,
+                    self.start_unix_ms,
+                    millis(w.from),
+                    millis(w.to),
+                    self.recovery_floor,
+                ));
+            }
+        }
+        self.proxy = done;
+    }
+
+    /// Whether two runs injected the same faults, so their reports merge:
+    /// the same seed, cancellation, proxy specs and floor (what was done to
+    /// the server may differ: a step can end before its fault is due).
+    pub fn same_spec(&self, other: &Self) -> bool {
+        let specs = |f: &Self| f.proxy.iter().map(|p| p.spec.clone()).collect::<Vec<_>>();
+        (self.seed, &self.cancel, self.recovery_floor)
+            == (other.seed, &other.cancel, other.recovery_floor)
+            && specs(self) == specs(other)
+    }
+
+    /// Whether it injected nothing a run without faults would lack.
+    pub fn is_passive(&self) -> bool {
+        self.cancel.is_none() && self.proxy.is_empty()
     }
 
     /// Records what was done to the server, and judges the window it left
@@ -122,6 +167,20 @@ impl FaultsReport {
             );
         }
     }
+}
+
+/// A share of requests: `5%` or `0.05`, between 0 and 1.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let share = match s.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.parse::<f64>(),
+    }
+    .map_err(|_| format!("the rate {s:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err("the rate must be between 0% and 100%".to_owned());
+    }
+    Ok(share)
 }
 
 /// A random seed for a run that was given none (recorded, so it can be

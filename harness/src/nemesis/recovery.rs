@@ -45,10 +45,20 @@ pub fn judge_window(
     // Each bucket's start, in ms from the run's start (negative: before it).
     let at = |b: &BucketReport| (timeline.start_unix_ms + b.t_ms) as i64 - run_start_unix_ms as i64;
     let (from, to) = (from_ms as i64, to_ms as i64);
+    // The buckets wholly inside the window; if it is narrower than a
+    // bucket, the one whose middle is in it. (A bucket that straddles an
+    // edge mixes requests from both sides: on a busy run it would outweigh
+    // the window's own.)
+    let w = width as i64;
+    let wholly = |b: &BucketReport| at(b) >= from && at(b) + w <= to;
+    let any_wholly = timeline.buckets.iter().any(wholly);
     let (passed, judged) = timeline
         .buckets
         .iter()
-        .filter(|b| (from..to).contains(&at(b)))
+        .filter(|b| match any_wholly {
+            true => wholly(b),
+            false => (from..to).contains(&(at(b) + w / 2)),
+        })
         .fold((0, 0), |(p, j), b| (p + b.passed, j + b.sent));
     let pass_rate = (judged > 0).then(|| passed as f64 / judged as f64);
     // Back from the end, over the buckets that end after the window does:
@@ -154,6 +164,20 @@ mod tests {
         assert_eq!(recovery_words(&w), "recovered in 40 ms");
         // A lower floor forgives the relapse (4 of 5): back at 60 ms.
         assert_eq!(judge_window(&t, 1000, 20, 40, 0.8).recovery_ms, Some(20));
+    }
+
+    #[test]
+    fn buckets_straddling_a_window_edge_are_left_out_of_its_pass_rate() {
+        // The run starts 1 ms after the timeline: buckets at -1, 9, 19, 29
+        // ms of the run. Window 10..30: only the bucket at 19 is wholly in
+        // it; the one at 9 straddles its start.
+        let t = timeline(&[(5, 0), (5, 1), (0, 5), (5, 0)]);
+        let w = judge_window(&t, 1001, 10, 30, 0.99);
+        assert_eq!(w.pass_rate, Some(0.0));
+        assert_eq!(w.recovery_ms, Some(0));
+        // A window narrower than a bucket: the bucket its middle is in.
+        let w = judge_window(&t, 1001, 12, 16, 0.99);
+        assert_eq!(w.pass_rate, Some(5.0 / 6.0));
     }
 
     #[test]

@@ -39,15 +39,13 @@ impl Report {
         // what was done to the server may differ from trial to trial (a step
         // can end before its fault is due), so a run that saw it keeps it.
         let same_faults = match (&self.faults, &other.faults) {
-            (Some(a), Some(b)) => {
-                (a.seed, &a.cancel, a.recovery_floor) == (b.seed, &b.cancel, b.recovery_floor)
-            }
-            (None, Some(f)) | (Some(f), None) => f.cancel.is_none(),
+            (Some(a), Some(b)) => a.same_spec(b),
+            (None, Some(f)) | (Some(f), None) => f.is_passive(),
             (None, None) => true,
         };
         if !same_faults {
             return Err(ReportError::Mismatch(
-                "faults differ (the runs must share --cancel, --seed and --recovery-floor)",
+                "faults differ (the runs must share --cancel, --fault, --seed and --recovery-floor)",
             ));
         }
         if self.history.is_some() || other.history.is_some() {
@@ -112,9 +110,14 @@ impl Report {
         self.timeline = timeline.map(|t| t.to_report(&self.cluster_keys()));
         match (&mut self.faults, &other.faults) {
             (None, Some(theirs)) => self.faults = Some(theirs.clone()),
-            (Some(mine), Some(theirs)) if mine.server.is_empty() => {
-                mine.server.clone_from(&theirs.server);
-                mine.windows.clone_from(&theirs.windows);
+            (Some(mine), Some(theirs)) => {
+                for (a, b) in mine.proxy.iter_mut().zip(&theirs.proxy) {
+                    a.injected += b.injected;
+                }
+                if mine.server.is_empty() {
+                    mine.server.clone_from(&theirs.server);
+                    mine.windows.clone_from(&theirs.windows);
+                }
             }
             _ => {}
         }

@@ -18,6 +18,12 @@ impl Report {
             .collect();
         what.extend(
             faults
+                .proxy
+                .iter()
+                .map(|p| format!("{} ({} injected)", p.spec, p.injected)),
+        );
+        what.extend(
+            faults
                 .server
                 .iter()
                 .map(|f| format!("{} at {} ms for {} ms", f.kind, f.at_ms, f.for_ms)),

@@ -169,6 +169,9 @@ async fn fire_step(
     if let Some(cancel) = &step.cancel {
         fire = fire.cancel(cancel.clone());
     }
+    for f in &step.faults {
+        fire = fire.fault(f.clone());
+    }
     if let Some(outage) = outage {
         fire = fire.outage(outage);
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::check::{CheckError, CheckSpec};
 use crate::kv::{KvSpec, KvSpecError};
+use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::server::{PauseSpec, RestartSpec, ServerFault};
 use crate::nemesis::CancelSpec;
 use crate::request::{parse_header, parse_method, HeaderError, MethodError};
@@ -84,6 +85,9 @@ struct StepFields {
     /// Abandon a share of requests (the nemesis), as `--cancel` takes it.
     #[serde(default)]
     cancel: Option<CancelSpec>,
+    /// The fault proxy's specs (the nemesis), as `--fault` takes them.
+    #[serde(default)]
+    faults: Vec<ProxyFault>,
     /// Stop the server for a while during the step.
     #[serde(default)]
     pause: Option<PauseSpec>,
@@ -191,6 +195,8 @@ pub struct FireStep {
     pub burst: bool,
     /// Requests abandoned on purpose, if any.
     pub cancel: Option<CancelSpec>,
+    /// The fault proxy's specs.
+    pub faults: Vec<ProxyFault>,
     /// What is done to the server during the step, if anything.
     pub server_fault: Option<ServerFault>,
     /// The longest a fault window may take to recover.
@@ -334,12 +340,22 @@ impl Step {
             }
             let server_fault = server_fault(f)?;
             kv.plan()?;
+            // The nemesis's keys on the step, as on a fire step.
+            let mut spec = kv.clone();
+            spec.faults.extend(f.faults.iter().cloned());
+            if let Some(cancel) = &f.cancel {
+                if spec.cancel.replace(cancel.clone()).is_some() {
+                    return Err(invalid(
+                        "`cancel` is given twice: on the step and inside `kv = { … }`".into(),
+                    ));
+                }
+            }
             return Ok(PlannedStep::Kv(KvStep {
                 name: f
                     .name
                     .clone()
                     .unwrap_or_else(|| format!("kv {} · {}", kv.read, kv.write)),
-                spec: kv.clone(),
+                spec,
                 server_fault,
             }));
         }
@@ -376,6 +392,7 @@ impl Step {
                     duration: f.duration,
                     burst: f.burst,
                     cancel: f.cancel.clone(),
+                    faults: f.faults.clone(),
                     server_fault: server_fault(f)?,
                     max_recovery: f.max_recovery,
                     timeout: f.timeout,
@@ -387,10 +404,11 @@ impl Step {
                 if f.pause.is_some()
                     || f.restart.is_some()
                     || f.cancel.is_some()
+                    || !f.faults.is_empty()
                     || f.duration.is_some()
                 {
                     return Err(invalid(
-                        "`cancel`, `pause`, `restart` and `duration` go on fire steps, not state checks".into(),
+                        "`cancel`, `faults`, `pause`, `restart` and `duration` go on fire steps, not state checks".into(),
                     ));
                 }
                 if self.checks != CheckSpec::default() {

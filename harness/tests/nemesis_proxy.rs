@@ -1,0 +1,290 @@
+//! The fault proxy (`--fault`), on real sockets: each fault does to the
+//! bytes what it says, requests it broke are faulted (not judged), a
+//! latency window longer than the timeout fails its window and the run
+//! recovers at once after it, and a keyed history through resets stays
+//! linearizable on the fixed server while `stale-read` is still found.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use racegate::nemesis::proxy::{Proxy, ProxyFault};
+use racegate::Fire;
+use racegate_server::{Bug, RunningServer, ServerConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn faults(specs: &[&str]) -> Vec<ProxyFault> {
+    specs
+        .iter()
+        .map(|s| s.parse().unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+async fn proxy(upstream: SocketAddr, specs: &[&str], seed: u64) -> Proxy {
+    Proxy::start(
+        "127.0.0.1:0".parse().unwrap(),
+        upstream,
+        faults(specs),
+        seed,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the proxy listens")
+}
+
+/// An upstream that answers every read with `reply` and reports, for each
+/// connection, how its life ended: the bytes it read and whether a read
+/// failed with a reset.
+async fn upstream(
+    reply: &'static [u8],
+) -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<(usize, bool)>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (mut read, mut buf) = (0, [0u8; 4096]);
+                let reset = loop {
+                    match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+                        Ok(Ok(0)) | Err(_) => break false,
+                        Ok(Ok(n)) => {
+                            read += n;
+                            if !reply.is_empty() && s.write_all(reply).await.is_err() {
+                                // The peer is gone: read once more for how.
+                            }
+                        }
+                        Ok(Err(e)) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+                    }
+                };
+                let _ = tx.send((read, reset));
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_a_real_rst_at_both_ends() {
+    let (up, mut ended) = upstream(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+    let p = proxy(up, &["reset=100%"], 1).await;
+    let mut client_resets = 0;
+    for _ in 0..12 {
+        let mut c = TcpStream::connect(p.addr()).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut got)).await;
+        match read.expect("the proxy answers or resets within 5 s") {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => client_resets += 1,
+            other => panic!("the client saw {other:?} after {got:?}, not a reset"),
+        }
+    }
+    assert_eq!(client_resets, 12);
+    // Every upstream connection ended in a reset too: some before the
+    // request reached it (nothing read), the others after it answered.
+    let (mut before, mut after) = (0, 0);
+    for _ in 0..12 {
+        let (read, reset) = tokio::time::timeout(Duration::from_secs(5), ended.recv())
+            .await
+            .expect("each upstream connection ends")
+            .unwrap();
+        assert!(
+            reset || read == 0,
+            "an upstream connection ended without a reset after {read} bytes"
+        );
+        if read == 0 {
+            before += 1
+        } else {
+            after += 1
+        }
+    }
+    assert!(
+        before > 0 && after > 0,
+        "resets land before ({before}) and after ({after}) the server saw the request"
+    );
+    assert_eq!(p.stop().await[0].injected, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_after_ends_the_connection_with_a_fin_at_that_byte() {
+    let (up, _ended) = upstream(b"").await;
+    let p = proxy(up, &["close-after=1000"], 1).await;
+    let mut c = TcpStream::connect(p.addr()).await.unwrap();
+    // More than the limit: the write may or may not fail, the read sees an
+    // orderly end, not a reset.
+    let _ = c.write_all(&[b'x'; 600]).await;
+    let _ = c.write_all(&[b'y'; 600]).await;
+    let mut got = Vec::new();
+    let end = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut got)).await;
+    assert!(matches!(end, Ok(Ok(0))), "{end:?}");
+    assert_eq!(p.stop().await[0].injected, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandwidth_slows_and_slices_split_but_neither_breaks() {
+    // An echo of 64 KiB at 256 KiB/s takes at least a quarter second (a
+    // lower bound only: a busy machine makes it slower, never faster).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo = listener.local_addr().unwrap();
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&reads);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counted = std::sync::Arc::clone(&counted);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let p = proxy(echo, &["bandwidth=256KiB/s"], 1).await;
+    let mut c = TcpStream::connect(p.addr()).await.unwrap();
+    let started = Instant::now();
+    let data = vec![7u8; 64 * 1024];
+    let (mut r, mut w) = c.split();
+    let (sent, back) = tokio::join!(w.write_all(&data), async {
+        let mut back = vec![0u8; data.len()];
+        r.read_exact(&mut back).await.map(|_| back)
+    });
+    sent.unwrap();
+    assert_eq!(back.unwrap(), data);
+    assert!(
+        started.elapsed() >= Duration::from_millis(240),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(p.stop().await[0].injected > 0);
+
+    // Sliced into pieces of at most 8 bytes (each its own write; the
+    // sizes are unit-tested in link.rs): every byte arrives, in order.
+    let p = proxy(echo, &["slice=1..8B"], 1).await;
+    let mut c = TcpStream::connect(p.addr()).await.unwrap();
+    let msg: Vec<u8> = (0..200u8).collect();
+    c.write_all(&msg).await.unwrap();
+    let mut back = vec![0u8; msg.len()];
+    tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back, msg);
+    assert!(reads.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(p.stop().await[0].injected >= 2, "both ways sliced");
+}
+
+fn reference_server(dir: &std::path::Path, bug: Option<Bug>) -> RunningServer {
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.join("chat.db"));
+    config.inject = bug.into_iter().collect();
+    RunningServer::start(config).expect("the server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_the_proxy_broke_are_faulted_and_every_other_one_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = reference_server(dir.path(), None);
+    let report = Fire::post(server.url("/api/chat"), r#"{"message": "m{i}"}"#)
+        .concurrency(8)
+        .requests(600)
+        .timeout(Duration::from_millis(300))
+        .expect_json_field("response")
+        .fault("reset=5%".parse().unwrap())
+        .fault("stall=2%".parse().unwrap())
+        .fault("slice=1..64B".parse().unwrap())
+        .seed(11)
+        .run()
+        .await
+        .unwrap();
+    let faults = report.faults.as_ref().expect("faults recorded");
+    let injected: Vec<u64> = faults.proxy.iter().map(|p| p.injected).collect();
+    assert!(injected.iter().all(|&n| n > 0), "{injected:?}");
+    // Each reset or stall broke one request: all of them faulted, and
+    // every request the proxy did not break passed.
+    assert_eq!(
+        report.faulted,
+        injected[0] + injected[1],
+        "{}",
+        report.summary()
+    );
+    assert_eq!(report.passed, report.total, "{}", report.summary());
+    assert_eq!(report.total + report.faulted, 600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latency_window_longer_than_the_timeout_fails_and_recovers_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = reference_server(dir.path(), None);
+    let report = Fire::get(server.url("/livez"))
+        .concurrency(8)
+        .duration(Duration::from_millis(1200))
+        .timeout(Duration::from_millis(100))
+        .fault("latency=300ms@300ms..600ms".parse().unwrap())
+        .run()
+        .await
+        .unwrap();
+    let w = &report.faults.as_ref().expect("faults").windows[0];
+    assert_eq!((w.from_ms, w.to_ms), (300, 600));
+    // Every request sent inside the window waits 600 ms for its answer:
+    // past the timeout.
+    let around = |report: &racegate::report::Report| {
+        let t = report.timeline.as_ref().unwrap();
+        let off = t.start_unix_ms as i64 - report.faults.as_ref().unwrap().start_unix_ms as i64;
+        t.buckets
+            .iter()
+            .filter(|b| b.sent > 0 && (250..650).contains(&(b.t_ms as i64 + off)))
+            .map(|b| format!("{}:{}/{}", b.t_ms as i64 + off, b.passed, b.sent))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        w.pass_rate.is_some_and(|r| r < 0.5),
+        "{w:?} {}",
+        around(&report)
+    );
+    let recovery = w.recovery_ms.expect("it recovered");
+    assert!(recovery < 500, "recovered in {recovery} ms");
+    // Latency is a slowdown, not a fault: those timeouts are failures.
+    assert_eq!(report.faulted, 0);
+    assert!(report.passed < report.total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_through_resets_is_linearizable_on_the_fixed_server_and_stale_read_is_still_found(
+) {
+    // Every other key at its default, as a scenario's `kv = { … }` has it.
+    let spec = || -> racegate::kv::KvSpec {
+        serde_json::from_value(serde_json::json!({
+            "read": "GET /api/settings/{key}",
+            "write": "PUT /api/settings/{key}",
+            "requests": 2000,
+            "seed": 3,
+            "faults": ["reset=5%"],
+        }))
+        .expect("a kv spec")
+    };
+    for (bug, linearizable) in [(None, true), (Some(Bug::StaleRead), false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = reference_server(dir.path(), bug);
+        let run = racegate::kv::run(&server.url(""), &spec(), false, None)
+            .await
+            .unwrap();
+        let r = &run.report;
+        assert!(r.faulted > 0, "resets broke some operations");
+        let check = r.history.as_ref().expect("a history check");
+        assert_eq!(
+            check.verdict == racegate::history::Verdict::Linearizable,
+            linearizable,
+            "{bug:?}: {}",
+            r.summary()
+        );
+    }
+}
