@@ -11,6 +11,8 @@
 # file when nginx is installed (with one worker, and again with two), the
 # reference server's /livez and /api/chat, and /api/chat of a second server
 # run with --synchronous full. Tools that are not installed are skipped with a note.
+# On /livez racegate also runs through its fault proxy with no fault active
+# (--fault latency=0ms, "racegate-proxy"): the proxy's cost, as a ratio.
 set -euo pipefail
 
 C=64
@@ -153,8 +155,9 @@ run() {
   # shellcheck disable=SC2086 # a target may be several processes
   before=$(cpu_ticks ${TARGET_PID[$name]})
   case $tool in
-    racegate)
+    racegate|racegate-proxy)
       [ "$method" = POST ] && post=(-m POST -d "$BODY")
+      [ "$tool" = racegate-proxy ] && post+=(--fault latency=0ms)
       /usr/bin/time -f "%M %U %S" -o "$mem" "$RG" fire "$url" -z "${D}s" -c "$C" "${post[@]}" \
         --expect-json-field "$field" --min-pass-rate 0 --quiet --out "$WORK/rg" > /dev/null
       python3 - "$WORK/rg/report.json" > "$out" <<'PY'
@@ -216,10 +219,12 @@ for round in $(seq 1 "$R"); do
   echo "round $round/$R" >&2
   for target in "${TARGETS[@]}"; do
     IFS='|' read -r name method url field <<< "$target"
+    tools=("${TOOLS[@]}")
+    [ "$name" = server-livez ] && tools+=(racegate-proxy)
     # Rotate the order each round so no tool always runs first or last.
-    n=${#TOOLS[@]}
+    n=${#tools[@]}
     for i in $(seq 0 $((n - 1))); do
-      run "${TOOLS[$(( (i + round) % n ))]}" "$name" "$method" "$url" "$field"
+      run "${tools[$(( (i + round) % n ))]}" "$name" "$method" "$url" "$field"
     done
   done
 done
@@ -228,10 +233,14 @@ LONGMEM="$WORK/long.tsv"
 : > "$LONGMEM"
 if [ "$LONG" -gt 0 ]; then
   IFS='|' read -r name method url field <<< "${TARGETS[0]}"
-  for n in $((LONG / 10)) "$LONG"; do
-    echo "memory: racegate -n $n against $name…" >&2
-    /usr/bin/time -f %M -o "$WORK/mem.txt" "$RG" fire "$url" -n "$n" -c "$C" --expect-json-field "$field" --quiet --min-pass-rate 0 > /dev/null
-    printf '%s\t%s\t%s\n' "$name" "$n" "$(tail -n1 "$WORK/mem.txt")" >> "$LONGMEM"
+  for via in direct proxy; do
+    extra=()
+    [ "$via" = proxy ] && extra=(--fault latency=0ms)
+    for n in $((LONG / 10)) "$LONG"; do
+      echo "memory: racegate -n $n against $name ($via)…" >&2
+      /usr/bin/time -f %M -o "$WORK/mem.txt" "$RG" fire "$url" -n "$n" -c "$C" --expect-json-field "$field" --quiet --min-pass-rate 0 "${extra[@]}" > /dev/null
+      printf '%s\t%s\t%s\t%s\n' "$name" "$n" "$(tail -n1 "$WORK/mem.txt")" "$via" >> "$LONGMEM"
+    done
   done
 fi
 
@@ -287,6 +296,11 @@ print("|---|---:|---:|---:|")
 for t in targets:
     cells = [ratio_cell(rounds((t, "racegate"), (t, other))) for other in ("oha", "wrk", "hey")]
     print(f"| {t} | " + " | ".join(cells) + " |")
+if "racegate-proxy" in rows.get("server-livez", {}):
+    print("\nThe fault proxy's cost with no fault active: racegate through `--fault latency=0ms` over racegate "
+          "direct, on `/livez`, per round (the proxy's CPU is racegate's; the target is the same).\n")
+    print("| target | through the proxy / direct |\n|---|---:|")
+    print(f"| server-livez | {ratio_cell(rounds(('server-livez', 'racegate-proxy'), ('server-livez', 'racegate')))} |")
 def med(t, tool):
     runs = rows.get(t, {}).get(tool)
     return statistics.median(x[0] for x in runs) if runs else None
@@ -307,9 +321,9 @@ if "server-chat" in rows and "server-livez" in rows:
 mem = [l.rstrip("\n").split("\t") for l in open(longmem)]
 if mem:
     print("\nracegate's peak resident memory by run length (same target, -c " + c + "):\n")
-    print("| requests | peak RSS MiB |\n|---:|---:|")
-    for name, n, kb in mem:
-        print(f"| {int(n):,} | {int(kb) / 1024:.1f} |")
+    print("| requests | via | peak RSS MiB |\n|---:|---|---:|")
+    for name, n, kb, via in mem:
+        print(f"| {int(n):,} | {via} | {int(kb) / 1024:.1f} |")
 print("\nVersions: " + "; ".join(v for v in [version(["oha", "--version"]), version(["nginx", "-v"]), version(["wrk", "--version"])] if v and v != "?"))
 if notes:
     print("\nSkipped: " + "; ".join(notes))

@@ -288,3 +288,85 @@ async fn a_history_through_resets_is_linearizable_on_the_fixed_server_and_stale_
         );
     }
 }
+
+#[test]
+fn racegate_proxy_stands_alone_and_says_what_it_did() {
+    use std::io::{BufRead, Read, Write};
+    let bin = env!("CARGO_BIN_EXE_racegate");
+    // A non-loopback listen address is refused, as a non-loopback target is.
+    let o = std::process::Command::new(bin)
+        .args([
+            "proxy",
+            "--listen",
+            "0.0.0.0:0",
+            "--upstream",
+            "127.0.0.1:9",
+            "--fault",
+            "reset=1%",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-remote"));
+    let o = std::process::Command::new(bin)
+        .args([
+            "proxy",
+            "--upstream",
+            "127.0.0.1:9",
+            "--fault",
+            "reset=5 percent",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a number"));
+
+    // In front of a plain TCP server: every connection reset, counted.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = upstream.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in upstream.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 64];
+            if s.read(&mut buf).is_ok() {
+                let _ = s.write_all(b"pong");
+            }
+        }
+    });
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "proxy",
+            "--upstream",
+            &up.to_string(),
+            "--fault",
+            "reset=100%",
+            "--seed",
+            "1",
+            "--for",
+            "3s",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    // "racegate proxy: 127.0.0.1:P → …"
+    let addr: std::net::SocketAddr = first
+        .split_whitespace()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    for _ in 0..3 {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut got = Vec::new();
+        let e = c.read_to_end(&mut got).expect_err("reset");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{got:?}");
+    }
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(rest.contains("3 × reset=100%"), "{rest}");
+}

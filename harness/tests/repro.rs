@@ -132,11 +132,12 @@ fn every_catalogue_entry_is_detected_and_every_fix_holds() {
         .skip(1)
         .map(|l| &l[..l.find('"').unwrap()])
         .collect();
-    // One per catalogue entry, and the two fixed-server scenarios
-    // (mixed load, and the server paused and restarted).
+    // One per catalogue entry, and the three nemesis and fixed-server
+    // scenarios (mixed load; the server paused and restarted; network
+    // faults).
     assert_eq!(
         links.len(),
-        racegate_server::Bug::ALL.len() + 2,
+        racegate_server::Bug::ALL.len() + 3,
         "{links:?}"
     );
     for link in links {

@@ -124,10 +124,13 @@ impl Nemesis<'_> {
     ) -> Result<crate::kv::KvRun, StepError<crate::kv::KvError>> {
         let outage = Arc::new(Outage::default());
         let url = format!("http://{}", server.addr);
-        let run = crate::kv::run(&url, &step.spec, false, Some(Arc::clone(&outage)));
+        // The nemesis's seed unless the step names one: every trial and
+        // variant faces the same faults, and their reports merge.
+        let mut spec = step.spec.clone();
+        let seed = *spec.seed.get_or_insert(self.seed);
+        let run = crate::kv::run(&url, &spec, false, Some(Arc::clone(&outage)));
         let (mut run, done) = self.around(step.server_fault, server, &outage, run).await?;
         if let Some(done) = done {
-            let seed = step.spec.seed.unwrap_or(self.seed);
             run.report
                 .add_server_fault(done.fault, seed, done.start_unix_ms);
         }
