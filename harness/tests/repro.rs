@@ -132,12 +132,11 @@ fn every_catalogue_entry_is_detected_and_every_fix_holds() {
         .skip(1)
         .map(|l| &l[..l.find('"').unwrap()])
         .collect();
-    // One per catalogue entry, and the three nemesis and fixed-server
-    // scenarios (mixed load; the server paused and restarted; network
-    // faults).
+    // One per catalogue entry, and the four fixed-server scenarios (mixed
+    // load; the server paused and restarted; network faults; a full disk).
     assert_eq!(
         links.len(),
-        racegate_server::Bug::ALL.len() + 3,
+        racegate_server::Bug::ALL.len() + 4,
         "{links:?}"
     );
     for link in links {

@@ -21,10 +21,32 @@ pub(crate) trait Job: Send {
     /// if it fails.
     fn attempt_alone(&mut self, c: &Connection);
     /// Answers the owner once the batch's COMMIT has succeeded or failed.
-    fn answer(self: Box<Self>, committed: Result<(), String>);
+    fn answer(self: Box<Self>, committed: Result<(), BatchFailure>);
+    /// Why its last run failed, as the batch's failure, if it failed.
+    fn failure(&self) -> Option<BatchFailure>;
 }
 
 pub(crate) type WriteJob = Box<dyn Job>;
+
+/// Why a batch did not commit: SQLite's message and code, for every job.
+#[derive(Clone, Debug)]
+pub(crate) struct BatchFailure {
+    message: String,
+    sqlite: Option<rusqlite::ffi::Error>,
+}
+
+impl From<rusqlite::Error> for BatchFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        let sqlite = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(*f),
+            _ => None,
+        };
+        Self {
+            message: e.to_string(),
+            sqlite,
+        }
+    }
+}
 
 pub(crate) struct TypedJob<R, F> {
     pub(crate) f: F,
@@ -48,20 +70,29 @@ where
         self.outcome = Some(in_savepoint(c, &self.f));
     }
 
-    fn answer(self: Box<Self>, committed: Result<(), String>) {
-        let outcome = self
-            .outcome
-            .unwrap_or_else(|| Err(batch_error("the write never ran".into())));
-        let _ = self.answer.send(match (outcome, committed) {
-            (Err(e), _) => Err(e),
-            (Ok(r), Ok(())) => Ok(r),
-            (Ok(_), Err(e)) => Err(batch_error(e)),
+    fn failure(&self) -> Option<BatchFailure> {
+        let e = self.outcome.as_ref()?.as_ref().err()?;
+        Some(BatchFailure {
+            message: e.to_string(),
+            sqlite: e.sqlite(),
+        })
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), BatchFailure>) {
+        let failed = |f: BatchFailure| ServiceError::WriteBatch {
+            message: f.message,
+            sqlite: f.sqlite,
+        };
+        let _ = self.answer.send(match (self.outcome, committed) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(r)), Ok(())) => Ok(r),
+            (_, Err(f)) => Err(failed(f)),
+            (None, Ok(())) => Err(failed(BatchFailure {
+                message: "the write never ran".into(),
+                sqlite: None,
+            })),
         });
     }
-}
-
-fn batch_error(e: String) -> ServiceError {
-    ServiceError::WriteBatch(e)
 }
 
 /// Runs one statement that takes no parameters. Every job or batch runs
@@ -81,6 +112,9 @@ where
             exec(c, "RELEASE job")?;
             Ok(r)
         }
+        // SQLite rolled the whole transaction back itself (a full disk
+        // can): there is no savepoint left to roll back to.
+        Err(e) if c.is_autocommit() => Err(e),
         Err(e) => {
             exec(c, "ROLLBACK TO job")?;
             exec(c, "RELEASE job")?;
@@ -92,7 +126,7 @@ where
 /// A batch that has committed or failed, its jobs not yet answered.
 pub(crate) struct Ran {
     jobs: Vec<WriteJob>,
-    committed: Result<(), String>,
+    committed: Result<(), BatchFailure>,
 }
 
 impl Ran {
@@ -111,25 +145,53 @@ impl Ran {
 /// again with a savepoint around each job, so the failure is undone alone and
 /// its batch mates still commit.
 pub(crate) fn run_batch(c: &Connection, mut jobs: Vec<WriteJob>) -> Ran {
+    // In WAL mode SQLite keeps writing to a database file that was removed
+    // or replaced (its unlinked inode), and the writes vanish with it.
+    if crate::db::file_moved(c) {
+        let committed = Err(BatchFailure {
+            message: "the database file was removed or replaced since it was opened".into(),
+            sqlite: Some(rusqlite::ffi::Error::new(
+                rusqlite::ffi::SQLITE_READONLY_DBMOVED,
+            )),
+        });
+        return Ran { jobs, committed };
+    }
     let begin = || {
         exec(c, "BEGIN IMMEDIATE")
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(BatchFailure::from)
     };
     let mut started = begin();
     if started.is_ok() && !jobs.iter_mut().all(|job| job.attempt(c)) {
-        started = exec(c, "ROLLBACK")
-            .map_err(|e| e.to_string())
-            .and_then(|_| begin());
+        // SQLite may have rolled the transaction back itself already (a
+        // full disk can); otherwise undo it, and run each job alone.
+        let undone = match c.is_autocommit() {
+            true => Ok(0),
+            false => exec(c, "ROLLBACK"),
+        };
+        started = undone.map_err(BatchFailure::from).and_then(|_| begin());
         if started.is_ok() {
             for job in &mut jobs {
                 job.attempt_alone(c);
+                if c.is_autocommit() {
+                    // The whole transaction went with this job's failure:
+                    // what ran before it is undone too, so every job fails
+                    // as it did.
+                    started = Err(job.failure().unwrap_or_else(|| BatchFailure {
+                        message: "the transaction was rolled back".into(),
+                        sqlite: None,
+                    }));
+                    break;
+                }
             }
         }
     }
-    let committed = started.and_then(|()| exec(c, "COMMIT").map(drop).map_err(|e| e.to_string()));
+    let committed = started.and_then(|()| exec(c, "COMMIT").map(drop).map_err(BatchFailure::from));
     if let Err(e) = &committed {
-        tracing::warn!(error = %e, jobs = jobs.len(), "a write batch failed");
+        // A storage condition is logged where it starts and ends.
+        if e.sqlite.is_none() {
+            tracing::warn!(error = %e.message, jobs = jobs.len(), "a write batch failed");
+        }
         if !c.is_autocommit() {
             let _ = exec(c, "ROLLBACK");
         }

@@ -139,6 +139,10 @@ impl Checkpointer {
 fn run(conn: &Connection, shared: &Shared, schedule: Schedule) {
     let backstop = (schedule.backstop.as_millis() / schedule.period.as_millis().max(1)).max(1);
     let mut due_for = 0;
+    // While checkpoints fail (a full disk, say): since when, how many, and
+    // when it was last said; one line as it starts, one every ten seconds,
+    // one as it ends.
+    let mut failing: Option<(std::time::Instant, u64, std::time::Instant)> = None;
     loop {
         std::thread::park_timeout(schedule.period);
         if shared.stop.load(Ordering::SeqCst) {
@@ -158,8 +162,28 @@ fn run(conn: &Connection, shared: &Shared, schedule: Schedule) {
             }
             Ok(())
         });
-        if let Err(e) = pass {
-            tracing::warn!(error = %e, "a WAL checkpoint failed; the next one will retry");
+        let now = std::time::Instant::now();
+        match (pass, &mut failing) {
+            (Ok(()), None) => {}
+            (Ok(()), Some((since, n, _))) => {
+                tracing::warn!(
+                    failures = *n,
+                    after_ms = now.duration_since(*since).as_millis() as u64,
+                    "WAL checkpoints succeed again"
+                );
+                failing = None;
+            }
+            (Err(e), None) => {
+                tracing::warn!(error = %e, "a WAL checkpoint failed; retrying every period, summed up every 10 s");
+                failing = Some((now, 1, now));
+            }
+            (Err(e), Some((since, n, said))) => {
+                *n += 1;
+                if now.duration_since(*said) >= std::time::Duration::from_secs(10) {
+                    tracing::warn!(error = %e, failures = *n, since_s = now.duration_since(*since).as_secs(), "WAL checkpoints still fail");
+                    *said = now;
+                }
+            }
         }
     }
 }

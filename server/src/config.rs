@@ -55,6 +55,10 @@ pub struct ServerConfig {
     /// survives a power cut too; one fsync per group-commit batch).
     #[arg(long, env = "RACEGATE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Normal)]
     pub synchronous: Synchronous,
+    /// Cap the database file at this many bytes (rounded down to 4 KiB
+    /// pages): past it, writes fail with 503 disk_full as on a full disk.
+    #[arg(long, env = "RACEGATE_MAX_DB_BYTES")]
+    pub max_db_bytes: Option<u64>,
     /// Simulated model latency added to every chat turn.
     #[arg(long, env = "RACEGATE_THINK_MS", default_value_t = 0)]
     pub think_ms: u64,
@@ -98,6 +102,7 @@ impl ServerConfig {
             faults: self.faults(),
             synchronous: self.synchronous,
             checkpoints: crate::checkpoint::Schedule::default(),
+            max_db_bytes: self.max_db_bytes,
         }
     }
 }

@@ -48,6 +48,10 @@ pub enum WriteLock {
     Deferred,
 }
 
+/// SQLite's page size for a new database (the default; the server never
+/// changes it): what `--max-db-bytes` is counted in.
+pub const PAGE_SIZE: u64 = 4096;
+
 /// When SQLite waits for the disk (`PRAGMA synchronous`), in WAL mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Synchronous {
@@ -80,6 +84,8 @@ pub struct ConnectionSettings {
     pub write_lock: WriteLock,
     /// When commits wait for the disk.
     pub synchronous: Synchronous,
+    /// `--max-db-bytes`, in pages: past it, writes fail as on a full disk.
+    pub max_pages: Option<u64>,
 }
 
 impl ConnectionSettings {
@@ -94,6 +100,13 @@ impl ConnectionSettings {
         // The pool's checkpoint thread copies the WAL back, off the writer's
         // path (crate::checkpoint).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        if let Some(pages) = self.max_pages {
+            conn.pragma_update(
+                None,
+                "max_page_count",
+                i64::try_from(pages).unwrap_or(i64::MAX),
+            )?;
+        }
         Ok(())
     }
 }
@@ -144,4 +157,31 @@ pub fn begin_write(conn: &mut Connection, lock: WriteLock) -> rusqlite::Result<T
         WriteLock::Deferred => TransactionBehavior::Deferred,
     };
     conn.transaction_with_behavior(behavior)
+}
+
+thread_local! {
+    /// The database file this thread's connection opened: (device, inode).
+    /// Each connection has a thread of its own (tokio-rusqlite).
+    static OPENED_FILE: std::cell::Cell<Option<(u64, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The (device, inode) of the file at `c`'s path now, if there is one.
+fn file_id(c: &Connection) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(c.path()?).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// Remembers which file `c` opened, on its own thread.
+pub fn remember_file(c: &Connection) {
+    OPENED_FILE.set(file_id(c));
+}
+
+/// Whether the file at `c`'s path is no longer the one it opened: removed,
+/// or replaced. One `stat` (a write batch runs it once).
+pub fn file_moved(c: &Connection) -> bool {
+    match OPENED_FILE.get() {
+        Some(opened) => file_id(c) != Some(opened),
+        None => false,
+    }
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::pool::PoolError;
+use crate::storage::StorageFault;
 
 /// What a service call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +43,34 @@ pub enum ServiceError {
     #[error("database connection closed")]
     ConnectionClosed,
     /// The group-commit transaction this write was part of failed.
-    #[error("write batch failed: {0}")]
-    WriteBatch(String),
+    #[error("write batch failed: {message}")]
+    WriteBatch {
+        /// What SQLite said.
+        message: String,
+        /// Its error code, if SQLite gave one.
+        sqlite: Option<rusqlite::ffi::Error>,
+    },
+    /// The storage cannot serve: a full disk, a read-only or vanished
+    /// database, an I/O error, a lock held too long, a corrupt file.
+    #[error("{message}")]
+    Storage {
+        /// Which.
+        fault: StorageFault,
+        /// What SQLite said.
+        message: String,
+    },
+}
+
+impl ServiceError {
+    /// SQLite's error code behind this error, if there is one.
+    pub fn sqlite(&self) -> Option<rusqlite::ffi::Error> {
+        match self {
+            ServiceError::Database(rusqlite::Error::SqliteFailure(e, _)) => Some(*e),
+            ServiceError::WriteBatch { sqlite, .. } => *sqlite,
+            ServiceError::Pool(PoolError::Open(e)) => e.sqlite,
+            _ => None,
+        }
+    }
 }
 
 impl From<tokio_rusqlite::Error<ServiceError>> for ServiceError {
@@ -133,10 +160,14 @@ impl From<ServiceError> for ApiError {
                 "database_unavailable",
                 message,
             ),
+            ServiceError::Storage { fault, .. } => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, fault.code(), message)
+            },
             ServiceError::Database(_)
             | ServiceError::ConnectionClosed
             | ServiceError::Corrupt(_)
-            | ServiceError::WriteBatch(_) => {
+            | ServiceError::WriteBatch { .. } => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database", message)
             }
         }
@@ -145,7 +176,9 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // A 503 with Retry-After is a condition, logged where it starts and
+        // ends (the pool, `storage`), not once per request.
+        if self.status.is_server_error() && self.retry_after.is_none() {
             tracing::warn!(status = %self.status, code = self.code, message = %self.message, "request failed");
         }
         let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });

@@ -18,6 +18,7 @@ use crate::memory::MemoryService;
 use crate::metrics::HttpMetrics;
 use crate::pool::ConnectionPool;
 use crate::settings::SettingsService;
+use crate::store::Store;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub settings: SettingsService,
     /// The pool both services share.
     pub pool: Arc<ConnectionPool>,
+    /// The store both services write through; `/healthz` probes with it.
+    pub store: Store,
     /// Request counters.
     pub metrics: Arc<HttpMetrics>,
 }
@@ -191,8 +194,21 @@ async fn livez() -> impl IntoResponse {
 /// Ready only when the database answers. Whatever stops it (the file cannot
 /// be opened, the pool is exhausted or closed) the probe answers 503, the
 /// status load balancers and orchestrators read as "not ready", with the
-/// cause's code and message.
+/// cause's code and message. While a storage condition holds (a full disk,
+/// a read-only or vanished database…), it is not ready until a write would
+/// succeed: a probe write, at most a few a second, tells.
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let health = state.pool.health();
+    if let Some((fault, message)) = health.current() {
+        let still = || ApiError::from(ServiceError::Storage { fault, message }).not_ready();
+        if !health.probe_due() {
+            return Err(still());
+        }
+        return match state.store.write(probe_write).await {
+            Ok(()) => Ok(Json(json!({ "status": "ready" }))),
+            Err(e) => Err(ApiError::from(e).not_ready()),
+        };
+    }
     let ready = async {
         let conn = state.pool.acquire().await.map_err(ServiceError::from)?;
         conn.call(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
@@ -205,10 +221,25 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse
     }
 }
 
+/// A write larger than a chat turn (16 KiB: overflow pages the database
+/// must find or grow room for), undone in the same transaction: it commits
+/// — its pages reach the WAL — only if a chat's would.
+fn probe_write(c: &rusqlite::Connection) -> Result<(), ServiceError> {
+    const KEY: &str = "\u{0}racegate-health-probe";
+    c.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+        rusqlite::params![KEY, "x".repeat(16 * 1024)],
+    )?;
+    c.execute("DELETE FROM settings WHERE key = ?1", [KEY])?;
+    Ok(())
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&state.pool.stats()),
+        state
+            .metrics
+            .render(&state.pool.stats(), &state.pool.health().counts()),
     )
 }
 

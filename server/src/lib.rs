@@ -10,6 +10,7 @@
 //! - [`db`]: schema and SQLite settings; [`responder`]: the deterministic reply.
 //! - [`bugs`]: the bug catalogue behind `--inject`.
 //! - [`error`], [`metrics`]: error responses and `/metrics`.
+//! - [`storage`]: storage faults told apart, and the storage's health.
 
 pub(crate) mod batch;
 pub mod bugs;
@@ -24,6 +25,7 @@ pub mod pool;
 pub mod responder;
 pub mod serve;
 pub mod settings;
+pub mod storage;
 pub mod store;
 pub(crate) mod sync;
 

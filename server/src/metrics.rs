@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use crate::pool::PoolStats;
+use crate::storage::StorageFault;
 use crate::sync::lock;
 
 /// Requests served, by route, method and status.
@@ -24,7 +25,7 @@ impl HttpMetrics {
     }
 
     /// Renders every metric in the Prometheus text format.
-    pub fn render(&self, pool: &PoolStats) -> String {
+    pub fn render(&self, pool: &PoolStats, storage: &[(StorageFault, u64)]) -> String {
         let mut out = String::with_capacity(2048);
         out.push_str(
             "# HELP racegate_http_requests_total Requests served, by route, method and status.\n",
@@ -100,6 +101,17 @@ impl HttpMetrics {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out.push_str(
+            "# HELP racegate_storage_errors_total Operations the storage failed, by code.\n",
+        );
+        out.push_str("# TYPE racegate_storage_errors_total counter\n");
+        for (fault, n) in storage {
+            let _ = writeln!(
+                out,
+                "racegate_storage_errors_total{{code=\"{}\"}} {n}",
+                fault.code()
             );
         }
         out

@@ -4,6 +4,7 @@
 //! plus the database settings its users need).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use racegate_pool::{InitGuard, Manager, Pool};
 use crate::bugs::{Bug, Faults};
 use crate::checkpoint::{self, Checkpointer};
 use crate::db::{self, ConnectionSettings, Synchronous, WriteLock};
+use crate::storage::StorageHealth;
 
 pub use racegate_pool::PoolStats;
 
@@ -39,6 +41,8 @@ pub struct PoolConfig {
     pub synchronous: Synchronous,
     /// When the WAL is copied back into the database file.
     pub checkpoints: checkpoint::Schedule,
+    /// The most the database file may grow to (`--max-db-bytes`).
+    pub max_db_bytes: Option<u64>,
 }
 
 impl PoolConfig {
@@ -52,23 +56,26 @@ impl PoolConfig {
             faults: Faults::none(),
             synchronous: Synchronous::Normal,
             checkpoints: checkpoint::Schedule::default(),
+            max_db_bytes: None,
         }
     }
 
     /// The per-connection settings, with `locked-db` applied if it is on.
     pub fn connection_settings(&self) -> ConnectionSettings {
-        if self.faults.is_on(Bug::LockedDb) {
-            ConnectionSettings {
-                busy_timeout: Duration::ZERO,
-                write_lock: WriteLock::Deferred,
-                synchronous: self.synchronous,
-            }
-        } else {
-            ConnectionSettings {
-                busy_timeout: self.busy_timeout,
-                write_lock: WriteLock::Immediate,
-                synchronous: self.synchronous,
-            }
+        let locked = self.faults.is_on(Bug::LockedDb);
+        ConnectionSettings {
+            busy_timeout: if locked {
+                Duration::ZERO
+            } else {
+                self.busy_timeout
+            },
+            write_lock: if locked {
+                WriteLock::Deferred
+            } else {
+                WriteLock::Immediate
+            },
+            synchronous: self.synchronous,
+            max_pages: self.max_db_bytes.map(|b| (b / db::PAGE_SIZE).max(1)),
         }
     }
 }
@@ -81,6 +88,8 @@ pub struct OpenError {
     pub path: PathBuf,
     /// What SQLite (or the connection's thread) said.
     pub reason: String,
+    /// SQLite's error code, if it gave one.
+    pub sqlite: Option<rusqlite::ffi::Error>,
 }
 
 /// Opens and closes the server's SQLite connections, each a
@@ -89,6 +98,9 @@ pub struct OpenError {
 pub struct SqliteConnections {
     config: PoolConfig,
     settings: ConnectionSettings,
+    /// Once a build has opened the database, later ones never create it: a
+    /// file that vanished is reported missing, not replaced by an empty one.
+    opened: AtomicBool,
 }
 
 impl SqliteConnections {
@@ -96,6 +108,17 @@ impl SqliteConnections {
         OpenError {
             path: self.config.path.clone(),
             reason,
+            sqlite: None,
+        }
+    }
+
+    fn sqlite_error(&self, e: &rusqlite::Error) -> OpenError {
+        OpenError {
+            sqlite: match e {
+                rusqlite::Error::SqliteFailure(f, _) => Some(*f),
+                _ => None,
+            },
+            ..self.open_error(e.to_string())
         }
     }
 }
@@ -109,14 +132,19 @@ impl Manager for SqliteConnections {
     /// schema (unless `racy-schema` leaves that to first use).
     async fn open(&self, index: usize) -> Result<Self::Connection, OpenError> {
         let first = index == 0;
-        let conn = tokio_rusqlite::Connection::open(&self.config.path)
+        let mut flags = rusqlite::OpenFlags::default();
+        if self.opened.load(Ordering::Acquire) {
+            flags.remove(rusqlite::OpenFlags::SQLITE_OPEN_CREATE);
+        }
+        let conn = tokio_rusqlite::Connection::open_with_flags(&self.config.path, flags)
             .await
-            .map_err(|e| self.open_error(e.to_string()))?;
+            .map_err(|e| self.sqlite_error(&e))?;
         let settings = self.settings;
         let create_schema = first && !self.config.faults.is_on(Bug::RacySchema);
         let prepared = conn
             .call(move |c| {
                 name_this_thread();
+                db::remember_file(c);
                 settings.apply(c)?;
                 if first {
                     db::enable_wal(c)?;
@@ -128,13 +156,16 @@ impl Manager for SqliteConnections {
             })
             .await;
         match prepared {
-            Ok(()) => Ok(conn),
+            Ok(()) => {
+                self.opened.store(true, Ordering::Release);
+                Ok(conn)
+            }
             Err(e) => {
                 self.close(conn.clone()).await;
-                Err(self.open_error(match e {
-                    tokio_rusqlite::Error::Error(e) => e.to_string(),
-                    _ => "the connection's thread ended during setup".to_owned(),
-                }))
+                Err(match e {
+                    tokio_rusqlite::Error::Error(e) => self.sqlite_error(&e),
+                    _ => self.open_error("the connection's thread ended during setup".to_owned()),
+                })
             }
         }
     }
@@ -163,6 +194,7 @@ impl Manager for SqliteConnections {
 /// The server's pool: [`racegate_pool::Pool`] over [`SqliteConnections`].
 pub struct ConnectionPool {
     pool: Arc<Pool<SqliteConnections>>,
+    health: StorageHealth,
 }
 
 impl ConnectionPool {
@@ -175,10 +207,20 @@ impl ConnectionPool {
         }
         shape.runtime_bound_waits = config.faults.is_on(Bug::RuntimeBoundPool);
         let settings = config.connection_settings();
-        let manager = SqliteConnections { config, settings };
+        let manager = SqliteConnections {
+            config,
+            settings,
+            opened: AtomicBool::new(false),
+        };
         Arc::new(Self {
             pool: Pool::new(manager, shape),
+            health: StorageHealth::default(),
         })
+    }
+
+    /// The storage's health as requests found it.
+    pub fn health(&self) -> &StorageHealth {
+        &self.health
     }
 
     /// The configuration the pool was built with.

@@ -21,6 +21,7 @@ use crate::http::{app, AppState};
 use crate::memory::MemoryService;
 use crate::pool::{ConnectionPool, OpenError, PoolError};
 use crate::settings::SettingsService;
+use crate::storage::StorageFault;
 use crate::store::Store;
 
 /// Why the server could not start or stopped abnormally.
@@ -52,8 +53,9 @@ pub fn build_state(config: &ServerConfig) -> AppState {
     let store = Store::new(Arc::clone(&pool));
     AppState {
         memory: MemoryService::new(store.clone(), Duration::from_millis(config.think_ms)),
-        settings: SettingsService::new(store),
+        settings: SettingsService::new(store.clone()),
         pool,
+        store,
         metrics: Arc::default(),
     }
 }
@@ -201,15 +203,27 @@ fn current_thread_runtime() -> Result<Runtime, ServeError> {
 /// Opens the database file once, without any runtime, so a bad path fails at
 /// start with a clear message instead of at the first request.
 fn check_database(config: &ServerConfig) -> Result<(), ServeError> {
-    rusqlite::Connection::open(&config.db)
-        .and_then(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
-        .map(drop)
-        .map_err(|e| {
-            ServeError::Database(PoolError::Open(OpenError {
-                path: config.db.clone(),
-                reason: e.to_string(),
-            }))
-        })
+    let opened = rusqlite::Connection::open(&config.db)
+        .and_then(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)));
+    // A condition that clears by itself (a read-only or full filesystem) is
+    // served as one: 503 with its code until it clears.
+    if let Err(rusqlite::Error::SqliteFailure(f, _)) = &opened {
+        let fault = StorageFault::of(f, &config.db);
+        if let Some(
+            fault @ (StorageFault::ReadOnly | StorageFault::DiskFull | StorageFault::Busy),
+        ) = fault
+        {
+            tracing::error!(code = fault.code(), path = %config.db.display(), "the database cannot be written now; serving 503 until it can");
+            return Ok(());
+        }
+    }
+    opened.map(drop).map_err(|e| {
+        ServeError::Database(PoolError::Open(OpenError {
+            path: config.db.clone(),
+            reason: e.to_string(),
+            sqlite: None,
+        }))
+    })
 }
 
 async fn termination_signal() {

@@ -31,6 +31,7 @@ use crate::checkpoint;
 use crate::db;
 use crate::error::ServiceError;
 use crate::pool::{ConnectionPool, PooledConnection};
+use crate::storage::StorageFault;
 
 /// Runs service SQL through the pool.
 #[derive(Clone)]
@@ -133,7 +134,45 @@ impl Store {
 
     /// Borrows a connection, to run several steps on it.
     pub async fn acquire(&self) -> Result<PooledConnection, ServiceError> {
-        Ok(self.pool.acquire().await?)
+        let conn = self.pool.acquire().await.map_err(ServiceError::from);
+        self.watched(conn, false)
+    }
+
+    /// `e` as the storage fault it is, if it is one (counted, and logged
+    /// if a condition starts); other errors as they are. A database file
+    /// that vanished, was replaced or turned read-only gets new
+    /// connections, opened on whatever is at its path now.
+    fn storage_error(&self, e: ServiceError) -> ServiceError {
+        let Some(fault) = e
+            .sqlite()
+            .and_then(|f| StorageFault::of(&f, &self.pool.config().path))
+        else {
+            return e;
+        };
+        let message = e.to_string();
+        self.pool.health().failed(fault, &message);
+        // Connections on a file that is gone, or opened read-only, stay so:
+        // new ones (at most a few a second) see what is at the path now.
+        if matches!(fault, StorageFault::Missing | StorageFault::ReadOnly)
+            && self.pool.health().recycle_due()
+        {
+            self.pool.recycle();
+        }
+        ServiceError::Storage { fault, message }
+    }
+
+    /// `r`, a storage fault told apart and counted; a write that succeeded
+    /// ends whatever storage condition held.
+    fn watched<R>(&self, r: Result<R, ServiceError>, wrote: bool) -> Result<R, ServiceError> {
+        match r {
+            Ok(v) => {
+                if wrote {
+                    self.pool.health().succeeded();
+                }
+                Ok(v)
+            }
+            Err(e) => Err(self.storage_error(e)),
+        }
     }
 
     /// Runs `f` outside any explicit transaction (a read).
@@ -153,14 +192,16 @@ impl Store {
         R: Send + 'static,
     {
         let racy = self.racy_schema.clone();
-        Ok(conn
+        let read = conn
             .call(move |c| {
                 if let Some(racy) = &racy {
                     racy.ensure_tables(c)?;
                 }
                 f(c)
             })
-            .await?)
+            .await
+            .map_err(ServiceError::from);
+        self.watched(read, false)
     }
 
     /// Runs `f` as one atomic write: all of it is committed, or none of it.
@@ -175,10 +216,11 @@ impl Store {
         F: Fn(&Connection) -> Result<R, ServiceError> + Send + 'static,
         R: Send + 'static,
     {
-        match &self.writes {
+        let wrote = match &self.writes {
             Some(queue) => self.group_write(queue, f).await,
             None => self.solo_write(f).await,
-        }
+        };
+        self.watched(wrote, true)
     }
 
     /// One write, one transaction, its own connection: what `locked-db` and
