@@ -205,7 +205,10 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse
             return Err(still());
         }
         return match state.store.write(probe_write).await {
-            Ok(()) => Ok(Json(json!({ "status": "ready" }))),
+            Ok(()) => {
+                health.probed();
+                Ok(Json(json!({ "status": "ready" })))
+            }
             Err(e) => Err(ApiError::from(e).not_ready()),
         };
     }

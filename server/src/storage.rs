@@ -116,9 +116,16 @@ struct Condition {
     message: String,
     since: Instant,
     failures: u64,
+    last_failure: Instant,
+    /// A probe write succeeded since the last failure: ready again; the
+    /// condition is logged as over after [`QUIET`] without failures.
+    writable: bool,
     summed_up: Instant,
     summed_failures: u64,
 }
+
+/// How long without failures before a condition is logged as over.
+const QUIET: Duration = Duration::from_secs(1);
 
 impl StorageHealth {
     /// An operation failed with `fault`: counted, and logged if a new
@@ -134,6 +141,9 @@ impl StorageHealth {
         match &mut *c {
             Some(c) if c.fault == fault => {
                 c.failures += 1;
+                c.last_failure = now;
+                c.writable = false;
+                c.message = message.to_owned();
                 if now.duration_since(c.summed_up) >= SUMMARY_EVERY {
                     tracing::warn!(
                         code = fault.code(),
@@ -144,7 +154,6 @@ impl StorageHealth {
                     );
                     (c.summed_up, c.summed_failures) = (now, c.failures);
                 }
-                c.message = message.to_owned();
             }
             slot => {
                 if let Some(old) = slot.take() {
@@ -160,6 +169,8 @@ impl StorageHealth {
                     message: message.to_owned(),
                     since: now,
                     failures: 1,
+                    last_failure: now,
+                    writable: false,
                     summed_up: now,
                     summed_failures: 0,
                 });
@@ -168,16 +179,34 @@ impl StorageHealth {
         }
     }
 
-    /// A write succeeded: whatever condition held is over.
+    /// A write succeeded: once [`QUIET`] has passed without a failure, the
+    /// condition is over (and logged so). A small write can slip through
+    /// a nearly full disk between failures, so one success alone does not
+    /// make the server ready again; a probe's does ([`Self::probed`]).
     pub fn succeeded(&self) {
         if !self.faulty.load(Ordering::Acquire) {
             return;
         }
-        let mut c = crate::sync::lock(&self.condition);
-        if let Some(old) = c.take() {
-            log_cleared(&old, Instant::now());
+        let now = Instant::now();
+        let mut slot = crate::sync::lock(&self.condition);
+        if slot
+            .as_ref()
+            .is_some_and(|c| now.duration_since(c.last_failure) >= QUIET)
+        {
+            if let Some(c) = slot.take() {
+                log_cleared(&c, now);
+            }
+            self.faulty.store(false, Ordering::Release);
         }
-        self.faulty.store(false, Ordering::Release);
+    }
+
+    /// `/healthz`'s probe write succeeded: ready again (until the next
+    /// failure), whether or not the condition is over yet.
+    pub fn probed(&self) {
+        if let Some(c) = crate::sync::lock(&self.condition).as_mut() {
+            c.writable = true;
+        }
+        self.succeeded();
     }
 
     /// The condition now, with the last error's message.
@@ -187,6 +216,7 @@ impl StorageHealth {
         }
         crate::sync::lock(&self.condition)
             .as_ref()
+            .filter(|c| !c.writable)
             .map(|c| (c.fault, c.message.clone()))
     }
 
@@ -258,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_condition_starts_once_counts_every_failure_and_clears_on_success() {
+    fn a_condition_starts_once_counts_every_failure_and_a_probe_makes_it_ready() {
         let h = StorageHealth::default();
         assert!(h.current().is_none());
         h.succeeded();
@@ -271,11 +301,22 @@ mod tests {
             "attempt to write a readonly database",
         );
         assert_eq!(h.current().map(|c| c.0), Some(StorageFault::ReadOnly));
+        // A write slipping through does not make it ready; a probe does.
         h.succeeded();
+        assert_eq!(h.current().map(|c| c.0), Some(StorageFault::ReadOnly));
+        h.probed();
         assert!(h.current().is_none());
+        h.failed(
+            StorageFault::ReadOnly,
+            "attempt to write a readonly database",
+        );
+        assert!(
+            h.current().is_some(),
+            "a failure after the probe: not ready"
+        );
         let counts = h.counts();
         assert_eq!(counts[0], (StorageFault::DiskFull, 3));
-        assert_eq!(counts[1], (StorageFault::ReadOnly, 1));
+        assert_eq!(counts[1], (StorageFault::ReadOnly, 2));
         assert!(h.probe_due() && !h.probe_due(), "one probe per period");
     }
 }

@@ -73,6 +73,36 @@ fn config(db: PathBuf) -> ServerConfig {
     config
 }
 
+/// Asserts that of up to 20 chats of 4 KiB, one gets a 503 `code` with
+/// `Retry-After` (on a nearly full disk a write can still slip through).
+async fn chat_refused(c: &reqwest::Client, base: &str, code: &str) {
+    for _ in 0..20 {
+        let body = serde_json::json!({ "message": "y".repeat(4096) });
+        let resp = c
+            .post(format!("{base}/api/chat"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        if status == 200 {
+            continue;
+        }
+        assert!(
+            resp.headers().get("retry-after").is_some(),
+            "503 {code} without Retry-After"
+        );
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some(code)),
+            "{body}"
+        );
+        return;
+    }
+    panic!("20 chats of 4 KiB passed: the condition {code} is not there");
+}
+
 /// Asserts a 503 with `code` and `Retry-After`.
 async fn assert_unavailable(c: &reqwest::Client, req: reqwest::RequestBuilder, code: &str) {
     let resp = req.send().await.expect("an answer");
@@ -145,6 +175,21 @@ async fn fill(c: &reqwest::Client, base: &str) -> (Vec<(String, String)>, u64) {
     (acknowledged, refused)
 }
 
+/// No conversation holds a user message without its reply: a refused chat
+/// left nothing half-written. Read from the file itself, the server stopped.
+fn no_half_turns(db: &Path) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let odd: i64 = c
+        .query_row(
+            "SELECT count(*) FROM (SELECT conversation_id FROM messages \
+             GROUP BY conversation_id HAVING count(*) % 2 = 1)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(odd, 0, "conversations with a half-written turn");
+}
+
 async fn metric(c: &reqwest::Client, base: &str, code: &str) -> u64 {
     let text = c
         .get(format!("{base}/metrics"))
@@ -177,13 +222,7 @@ fn a_full_disk_is_503_disk_full_and_heals_when_space_is_freed() {
         let c = client();
         let (acknowledged, refused) = fill(&c, &base).await;
         assert!(refused > 0 && !acknowledged.is_empty(), "{refused} refused");
-        assert_unavailable(
-            &c,
-            c.post(format!("{base}/api/chat"))
-                .json(&serde_json::json!({"message": "full?"})),
-            "disk_full",
-        )
-        .await;
+        chat_refused(&c, &base, "disk_full").await;
         assert_unavailable(&c, c.get(format!("{base}/healthz")), "disk_full").await;
         assert_eq!(send(c.get(format!("{base}/livez"))).await.0, 200);
         assert!(metric(&c, &base, "disk_full").await >= refused);
@@ -197,6 +236,7 @@ fn a_full_disk_is_503_disk_full_and_heals_when_space_is_freed() {
         all_there(&c, &base, &acknowledged).await;
     });
     server.stop().unwrap();
+    no_half_turns(&fs.path().join("chat.db"));
 }
 
 #[test]
@@ -216,6 +256,7 @@ fn a_database_at_its_size_cap_is_503_disk_full_never_500() {
         all_there(&c, &base, &acknowledged).await;
     });
     server.stop().unwrap();
+    no_half_turns(&dir.path().join("chat.db"));
 }
 
 #[test]
@@ -244,6 +285,9 @@ fn a_read_only_filesystem_is_503_database_readonly_and_heals_when_writable() {
         acked
     });
     server.stop().unwrap();
+    // Its connections close on their own threads, a moment after the stop.
+    let open = common::fds::wait_closed(&db, Duration::from_secs(10));
+    assert!(open.is_empty(), "still open after the stop: {open:?}");
     fs.remount("ro");
     let server = start(config(db));
     let base = server.url("");
@@ -315,4 +359,62 @@ fn a_database_file_removed_is_503_database_missing_and_heals_when_put_back() {
         all_there(&c, &base, &acknowledged).await;
     });
     server.stop().unwrap();
+}
+
+#[test]
+fn a_condition_is_a_handful_of_log_lines_not_one_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("server.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_racegate-server"))
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--max-db-bytes",
+            "262144",
+            "--db",
+        ])
+        .arg(dir.path().join("chat.db"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let refused = two_thread_runtime().block_on(async {
+        let c = client();
+        let started = Instant::now();
+        while c.get(format!("{base}/livez")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the server never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (_, refused) = fill(&c, &base).await;
+        // And some more, one by one (a small one may still fit).
+        let mut more = 0;
+        for _ in 0..200 {
+            more += u64::from(chat(&c, &base, "more?", None).await.0 == 503);
+        }
+        refused + more
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines = text
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .count();
+    assert!(text.contains("storage condition started"), "{text}");
+    assert!(
+        lines <= 10,
+        "{lines} warning lines for {refused} refused requests:\n{text}"
+    );
 }
