@@ -11,6 +11,10 @@ pub enum SymptomError {
     /// An empty substring would match anything.
     #[error("symptom must not be empty: it would match any failure")]
     Empty,
+    /// A regex that matches any message (`""`, `.*`, `x?`): the symptom rule
+    /// would be off.
+    #[error("symptom_regex {0:?} matches any failure (it matches even an empty message); name what the failure must say")]
+    MatchesAnything(String),
     /// A regex that does not compile.
     #[error("bad symptom_regex {pattern:?}: {source}")]
     Regex {
@@ -41,12 +45,15 @@ impl Symptom {
 
     /// A regex symptom.
     pub fn regex(pattern: &str) -> Result<Self, SymptomError> {
-        regex::Regex::new(pattern)
-            .map(Self::Regex)
-            .map_err(|e| SymptomError::Regex {
-                pattern: pattern.to_owned(),
-                source: Box::new(e),
-            })
+        let re = regex::Regex::new(pattern).map_err(|e| SymptomError::Regex {
+            pattern: pattern.to_owned(),
+            source: Box::new(e),
+        })?;
+        // A match in a message with nothing in it matches every message.
+        if re.is_match("") || re.is_match("\u{0}") {
+            return Err(SymptomError::MatchesAnything(pattern.to_owned()));
+        }
+        Ok(Self::Regex(re))
     }
 
     /// Whether `message` shows the symptom.
@@ -104,5 +111,16 @@ mod tests {
         assert!(!r.matches("/api/settings /count is 128"));
         assert!(Symptom::contains("").is_err());
         assert!(Symptom::regex("(").is_err());
+        for anything in ["", ".*", "x?", "(?s).", "a*|b"] {
+            assert!(
+                matches!(
+                    Symptom::regex(anything),
+                    Err(SymptomError::MatchesAnything(_))
+                ),
+                "{anything:?} accepted"
+            );
+        }
+        // Anchored or not, a real pattern stays.
+        assert!(Symptom::regex("^database is locked$").is_ok());
     }
 }
