@@ -30,28 +30,17 @@ async fn a_dropped_run_sends_nothing_more() {
             .is_err(),
         "a 60 s run cannot be over in 300 ms"
     );
-    // Requests in flight when it was dropped still finish: wait until the
-    // count holds still for 200 ms (on a loaded machine that can take a
-    // while; without the halt it never does).
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut settled = hits.load(Ordering::SeqCst);
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = hits.load(Ordering::SeqCst);
-        if now == settled {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "requests kept coming for 5 s after the run was dropped"
-        );
-        settled = now;
-    }
-    assert!(settled > 0, "the run sent something before it was dropped");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        settled,
-        "requests kept coming after the run was dropped"
+    // Requests in flight when it was dropped still finish, one per worker
+    // at most; nothing after them. (Counting, not timing: a loaded machine
+    // can hold the workers still for a while either way, and a run that
+    // did not halt would send thousands more in the second waited.)
+    let at_drop = hits.load(Ordering::SeqCst);
+    assert!(at_drop > 0, "the run sent something before it was dropped");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = hits.load(Ordering::SeqCst);
+    assert!(
+        after <= at_drop + 8,
+        "{} requests arrived after the run was dropped (8 workers: at most 8 were in flight)",
+        after - at_drop
     );
 }

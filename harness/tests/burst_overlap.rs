@@ -24,9 +24,11 @@ async fn every_burst_round_is_fully_concurrent_at_the_server() {
             if now == C {
                 full.fetch_add(1, Ordering::SeqCst);
             }
-            // Uneven service times, so workers drift apart without a barrier.
+            // Uneven service times, so workers drift apart without a barrier;
+            // the shortest (150 ms) is far longer than a loaded machine
+            // takes to get a round's requests to the server.
             let i = index_of(&body);
-            tokio::time::sleep(Duration::from_millis(40 + (i % 5) * 25)).await;
+            tokio::time::sleep(Duration::from_millis(150 + (i % 5) * 25)).await;
             in_flight.fetch_sub(1, Ordering::SeqCst);
             Answer::Respond(200, r#"{"response": 1}"#.into())
         }

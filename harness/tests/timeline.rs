@@ -35,7 +35,7 @@ fn breaking_at(break_at: SystemTime) -> Handler {
 }
 
 /// How far from the break a bucket must end (or begin) to be judged.
-const SLACK_MS: u64 = 50;
+const SLACK_MS: u64 = 200;
 
 fn sums(t: &TimelineReport) -> (u64, u64, u64) {
     t.buckets.iter().fold((0, 0, 0), |(s, p, f), b| {
@@ -74,7 +74,8 @@ async fn the_buckets_show_the_break() {
         // A bucket holds the requests *sent* in it; one sent just before the
         // break can reach the server after it, later still on a loaded
         // machine (CI saw 8 such failures in the last bucket before the
-        // break). Buckets within SLACK_MS of the break are left out.
+        // break; a stalled 2-core machine can hold a request 100 ms and
+        // more). Buckets within SLACK_MS of the break are left out.
         if to + SLACK_MS <= break_ms {
             assert_eq!(b.failed, 0, "bucket at {} ms, before the break", b.t_ms);
             before += u64::from(b.sent > 0);
@@ -94,7 +95,7 @@ async fn the_buckets_show_the_break() {
         }
     }
     assert!(
-        before >= 12 && after >= 12,
+        before >= 10 && after >= 10,
         "{before} buckets before, {after} after"
     );
 }
