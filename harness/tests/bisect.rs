@@ -130,3 +130,36 @@ fn bisect_skips_when_the_server_cannot_start() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn bisect_skips_when_the_verdict_is_inconclusive() {
+    // Three requests that all pass cannot reach a 99 % confidence floor
+    // (their interval's lower bound is ~44 %), and one trial is all it may
+    // run: neither good nor bad, so git bisect must skip this commit.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.toml");
+    std::fs::write(
+        &path,
+        r#"title = "too short to tell"
+[server]
+reference = true
+[variants.after]
+expect = "pass"
+[[steps]]
+fire = "/livez"
+requests = 3
+"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_racegate"))
+        .args(["repro", "--bisect", "--trials", "1", "--max-trials", "1"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(125), "{out}");
+    assert!(
+        out.contains("inconclusive") && out.contains("skip"),
+        "{out}"
+    );
+}
