@@ -87,14 +87,34 @@ fn brute_force(ops: &[Op]) -> bool {
     })
 }
 
-/// (key, is_write, start, length, outcome 0 ok / 1 info / 2 fail, read choice)
+/// (key, is_write, start, length, outcome 0 ok / 1 info / 2 fail, choice).
+///
+/// A read names a value written to *its own key* (or absent, or rarely one
+/// never written), so most histories are settled by the order of
+/// operations, not by a value out of nowhere; one write in ten writes the
+/// same value as an earlier write of its key, so the checker's path for
+/// repeated values (where the zones shortcut does not apply) is exercised.
 fn history() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(
         (0..3u8, any::<bool>(), 0..20u64, 0..10u64, 0..6u8, 0..10u64),
         1..=8,
     )
     .prop_map(|raw| {
-        let writes: Vec<u64> = (1..=raw.len() as u64).collect();
+        // Each write's value: its own, or (choice 2) an earlier write's of
+        // the same key.
+        let mut values: Vec<Option<u64>> = Vec::with_capacity(raw.len());
+        for (i, &(key, is_write, .., pick)) in raw.iter().enumerate() {
+            let earlier = raw[..i]
+                .iter()
+                .zip(&values)
+                .rev()
+                .find(|((k, w, ..), _)| *k == key && *w)
+                .and_then(|(_, v)| *v);
+            values.push(is_write.then(|| match (pick, earlier) {
+                (2, Some(v)) => v,
+                _ => i as u64 + 1,
+            }));
+        }
         raw.iter()
             .enumerate()
             .map(|(i, &(key, is_write, start, len, outcome, pick))| {
@@ -103,12 +123,17 @@ fn history() -> impl Strategy<Value = Vec<Op>> {
                     1 => Outcome::Fail,
                     _ => Outcome::Ok,
                 };
-                // Reads name a value some write wrote, absent, or (rarely)
-                // a value never written.
+                let same_key: Vec<u64> = raw
+                    .iter()
+                    .zip(&values)
+                    .filter(|((k, ..), _)| *k == key)
+                    .filter_map(|(_, v)| *v)
+                    .collect();
                 let read = match pick {
                     0..=1 => None,
                     9 => Some(999),
-                    p => Some(writes[(p as usize) % writes.len()]),
+                    _ if same_key.is_empty() => None,
+                    p => Some(same_key[(p as usize) % same_key.len()]),
                 };
                 Op {
                     key: format!("k{key}"),
@@ -117,7 +142,7 @@ fn history() -> impl Strategy<Value = Vec<Op>> {
                     } else {
                         OpKind::Read
                     },
-                    value: if is_write { Some(writes[i]) } else { read },
+                    value: if is_write { values[i] } else { read },
                     invoke_us: start,
                     complete_us: (outcome != Outcome::Info).then_some(start + len),
                     outcome,
@@ -150,5 +175,34 @@ proptest! {
                 prop_assert!(result.counterexample.is_some());
             }
         }
+    }
+}
+
+/// Two forward zones that touch (one's end is the other's start) do not
+/// overlap: write 1 completes at 1 and is read at 5..6; write 2 runs 4..5
+/// and is read at 6..7. Reading 1 at 5, then writing 2 at 5, is a legal
+/// order. (The generator finds this case only now and then.)
+#[test]
+fn touching_zones_are_not_an_overlap() {
+    let op = |kind, value, invoke_us, complete_us| Op {
+        key: "k".into(),
+        kind,
+        value: Some(value),
+        invoke_us,
+        complete_us: Some(complete_us),
+        outcome: Outcome::Ok,
+    };
+    let ops = vec![
+        op(OpKind::Write, 1, 0, 1),
+        op(OpKind::Write, 2, 4, 5),
+        op(OpKind::Read, 1, 5, 6),
+        op(OpKind::Read, 2, 6, 7),
+    ];
+    assert!(brute_force(&ops), "the oracle finds an order");
+    for result in [
+        check(&ops, Duration::from_secs(10)),
+        check_with(&ops, Duration::from_secs(10), Algorithm::Search),
+    ] {
+        assert_eq!(result.verdict, Verdict::Linearizable, "{result:?}");
     }
 }
