@@ -77,7 +77,7 @@ pub(super) async fn run_variant(
         if budget.verbose {
             warn(format_args!("{name} / {variant_name}: trial {trial}…"));
         }
-        let dir = scratch.join(format!("{name}-{variant_name}-{trial}"));
+        let dir = fresh_dir(scratch, &format!("{name}-{variant_name}-{trial}"));
         std::fs::create_dir_all(&dir).map_err(|source| ReproError::Io {
             path: dir.clone(),
             source,
@@ -301,6 +301,19 @@ async fn state_step(step: &StateStep, addr: SocketAddr) -> Result<(), String> {
     }
 }
 
+/// A directory under `scratch` named `base` that does not exist yet
+/// (`base-2`, `base-3`… if it does): every trial gets a fresh database, also
+/// when `--minimize` runs trial 1 again at each level.
+fn fresh_dir(scratch: &Path, base: &str) -> std::path::PathBuf {
+    let mut dir = scratch.join(base);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = scratch.join(format!("{base}-{n}"));
+    }
+    dir
+}
+
 /// Scratch paths and ports change every run; keep committed reports stable.
 fn redact_paths(command: &str) -> String {
     command
@@ -318,4 +331,20 @@ fn redact_paths(command: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_trial_run_again_gets_a_directory_of_its_own() {
+        // --minimize runs trial 1 again at every level: it must not find
+        // the last level's database there.
+        let scratch = tempfile::tempdir().unwrap();
+        let first = super::fresh_dir(scratch.path(), "s-before-1");
+        std::fs::create_dir_all(&first).unwrap();
+        let again = super::fresh_dir(scratch.path(), "s-before-1");
+        assert_ne!(first, again);
+        assert!(!again.exists());
+        assert!(again.ends_with("s-before-1-2"));
+    }
 }
