@@ -25,7 +25,7 @@ mod error;
 mod target;
 
 pub use error::FireError;
-pub use target::{ensure_listening, resolve_target};
+pub use target::{ensure_listening, fault_proxy, resolve_target};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -35,7 +35,7 @@ use hyper::Method;
 use crate::check::CheckSpec;
 use crate::engine::{self, Progress};
 use crate::gate::Gate;
-use crate::nemesis::proxy::{Proxy, ProxyFault};
+use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::server::Outage;
 use crate::nemesis::{CancelSpec, FaultsReport};
 use crate::plan::{FireConfig, Halt, Shard, Stop};
@@ -374,23 +374,17 @@ pub async fn run_config(
         }
     }
     // The proxy's windows count from its start, just before the run's.
-    let proxy = match config.proxy.is_empty() {
-        true => None,
-        false => {
-            let proxy = Proxy::start(
-                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-                config.target.addr,
-                config.proxy.clone(),
-                config.seed,
-                config.timeout,
-            )
-            .await
-            .map_err(|e| FireError::Proxy(e.to_string()))?;
-            config.target.addr = proxy.addr();
-            config.broken = Some(proxy.broken());
-            Some(proxy)
-        }
-    };
+    let proxy = fault_proxy(
+        config.target.addr,
+        &config.proxy,
+        config.seed,
+        config.timeout,
+    )
+    .await?;
+    if let Some(proxy) = &proxy {
+        config.target.addr = proxy.addr();
+        config.broken = Some(proxy.broken());
+    }
     let config = Arc::new(config);
     let finished = engine::run(Arc::clone(&config), progress).await;
     let target = TargetInfo {

@@ -25,7 +25,7 @@ use hyper::Request;
 
 use crate::check::Checks;
 use crate::engine::{Client, Exchange};
-use crate::fire::{ensure_listening, resolve_target, FireError};
+use crate::fire::{ensure_listening, fault_proxy, resolve_target, FireError};
 use crate::gate::Gate;
 use crate::history::sim::Rng;
 use crate::history::{self, Op, OpKind, Outcome};
@@ -90,20 +90,7 @@ pub async fn run(
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id()).rotate_left(32);
     let seed = spec.seed.unwrap_or(entropy);
-    let proxy = match spec.faults.is_empty() {
-        true => None,
-        false => Some(
-            Proxy::start(
-                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-                target.addr,
-                spec.faults.clone(),
-                seed,
-                spec.timeout,
-            )
-            .await
-            .map_err(|e| FireError::Proxy(e.to_string()))?,
-        ),
-    };
+    let proxy = fault_proxy(target.addr, &spec.faults, seed, spec.timeout).await?;
     let prefix = spec
         .key_prefix
         .clone()
