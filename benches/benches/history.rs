@@ -32,7 +32,7 @@ fn history(c: &mut Criterion) {
             &history,
             |b, h| {
                 b.iter(|| {
-                    let result = check_with(h, Duration::from_secs(60), algorithm);
+                    let result = check_with(h, Duration::from_secs(60), algorithm).unwrap();
                     assert_eq!(result.verdict, Verdict::Linearizable);
                     result
                 })

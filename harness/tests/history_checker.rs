@@ -49,6 +49,7 @@ fn permute<'a>(ops: &[&'a Op], used: &mut Vec<bool>, order: &mut Vec<&'a Op>) ->
                 true
             }
             OpKind::Read => op.value == state,
+            OpKind::Cas | OpKind::Append => unreachable!("the generator makes reads and writes"),
         });
     }
     for i in 0..ops.len() {
@@ -143,6 +144,8 @@ fn history() -> impl Strategy<Value = Vec<Op>> {
                         OpKind::Read
                     },
                     value: if is_write { values[i] } else { read },
+                    expected: None,
+                    text: None,
                     invoke_us: start,
                     complete_us: (outcome != Outcome::Info).then_some(start + len),
                     outcome,
@@ -159,8 +162,8 @@ proptest! {
     fn both_algorithms_agree_with_brute_force(ops in history()) {
         let expected = brute_force(&ops);
         for (name, result) in [
-            ("zones", check(&ops, Duration::from_secs(10))),
-            ("search", check_with(&ops, Duration::from_secs(10), Algorithm::Search)),
+            ("zones", check(&ops, Duration::from_secs(10)).unwrap()),
+            ("search", check_with(&ops, Duration::from_secs(10), Algorithm::Search).unwrap()),
         ] {
             prop_assert_ne!(result.verdict, Verdict::Unknown);
             prop_assert_eq!(
@@ -188,6 +191,8 @@ fn touching_zones_are_not_an_overlap() {
         key: "k".into(),
         kind,
         value: Some(value),
+        expected: None,
+        text: None,
         invoke_us,
         complete_us: Some(complete_us),
         outcome: Outcome::Ok,
@@ -200,8 +205,8 @@ fn touching_zones_are_not_an_overlap() {
     ];
     assert!(brute_force(&ops), "the oracle finds an order");
     for result in [
-        check(&ops, Duration::from_secs(10)),
-        check_with(&ops, Duration::from_secs(10), Algorithm::Search),
+        check(&ops, Duration::from_secs(10)).unwrap(),
+        check_with(&ops, Duration::from_secs(10), Algorithm::Search).unwrap(),
     ] {
         assert_eq!(result.verdict, Verdict::Linearizable, "{result:?}");
     }

@@ -154,6 +154,22 @@ fn the_cli_exits_1_with_a_self_contained_history_view_and_0_when_fixed() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // The recorded history, checked offline, gets the same verdict and the
+    // same explanation.
+    let o = history_check(&dir.path().join("stale/history.jsonl"));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let offline: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(offline["verdict"], "violation");
+    assert_eq!(
+        offline["counterexample"]["explanation"],
+        report["history"]["counterexample"]["explanation"]
+    );
+    assert_eq!(offline["ops"], report["history"]["ops"]);
     let md = std::fs::read_to_string(dir.path().join("stale/report.md")).unwrap();
     assert!(
         md.contains("not linearizable") && md.contains("- write "),
@@ -170,6 +186,13 @@ fn the_cli_exits_1_with_a_self_contained_history_view_and_0_when_fixed() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!dir.path().join("fixed/history.html").exists());
+    let o = history_check(&dir.path().join("fixed/history.jsonl"));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     srv.stop().unwrap();
 
     // Usage errors are exit 2 with the reason.
@@ -186,4 +209,12 @@ fn the_cli_exits_1_with_a_self_contained_history_view_and_0_when_fixed() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("{key}"));
+}
+
+fn history_check(file: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_racegate"))
+        .args(["history", "check", "--json", "--quiet"])
+        .arg(file)
+        .output()
+        .unwrap()
 }

@@ -65,7 +65,7 @@ run_shape!(
 /// What is written, and where.
 #[derive(Debug, Clone, Args)]
 pub struct OutputFlags {
-    /// Write report.json, report.md, report.html and junit.xml here (and history.html for a history violation).
+    /// Write report.json, report.md, report.html and junit.xml here (kv adds history.jsonl, and history.html for a violation).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print the report as one line of JSON on stdout (the summary goes to stderr).

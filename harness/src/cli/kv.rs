@@ -54,15 +54,17 @@ pub(super) async fn run(args: &KvArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    // A violation gets its picture beside the report.
-    let extra = match &run.report.history {
-        Some(check) if check.counterexample.is_some() => vec![(
-            "history.html",
-            history_html::page(check, &run.ops, &format!("racegate kv {url}")),
-        )],
-        _ => Vec::new(),
+    // The history itself, for `racegate history check`; a violation also
+    // gets its picture beside the report.
+    let mut extra = vec![("history.jsonl", history_jsonl(&run.ops))];
+    let wrote_view = match &run.report.history {
+        Some(check) if check.counterexample.is_some() => {
+            let title = format!("racegate kv {url}");
+            extra.push(("history.html", history_html::page(check, &run.ops, &title)));
+            true
+        }
+        _ => false,
     };
-    let wrote_view = !extra.is_empty();
     let code = finish(&run.report, &args.output, extra);
     if let (true, Some(dir), false) = (wrote_view, &args.output.out, args.output.quiet) {
         if code != super::EXIT_USAGE {
@@ -76,4 +78,16 @@ pub(super) async fn run(args: &KvArgs) -> u8 {
         }
     }
     code
+}
+
+/// One operation per line, as `racegate history check` reads them.
+fn history_jsonl(ops: &[crate::history::Op]) -> String {
+    let mut s = String::with_capacity(ops.len() * 120);
+    for op in ops {
+        s.push_str(
+            &serde_json::to_string(op).unwrap_or_else(|_| unreachable!("an op always serialises")),
+        );
+        s.push('\n');
+    }
+    s
 }

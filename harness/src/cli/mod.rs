@@ -1,10 +1,12 @@
 //! The command line: `racegate fire`, `racegate kv`, `racegate repro`,
-//! `racegate merge`, `racegate proxy` (and `racegate server` when the reference server is built in). Parses
+//! `racegate merge`, `racegate history check`, `racegate proxy` (and
+//! `racegate server` when the reference server is built in). Parses
 //! flags into the library's types, runs them, and maps outcomes to exit
 //! codes: 0 passed, 1 failed, 2 usage or setup error.
 
 mod fire;
 pub mod flags;
+mod history;
 mod kv;
 mod merge;
 mod proxy;
@@ -15,6 +17,7 @@ use clap::{Parser, Subcommand};
 use crate::console::warn;
 
 pub use fire::FireArgs;
+pub use history::HistoryArgs;
 pub use kv::KvArgs;
 pub use merge::MergeArgs;
 pub use proxy::ProxyArgs;
@@ -47,6 +50,8 @@ pub enum Command {
     Kv(Box<KvArgs>),
     /// Merge report.json files from several runs into one, exactly.
     Merge(MergeArgs),
+    /// Check a recorded history (racegate's, or Jepsen's) for linearizability, offline.
+    History(HistoryArgs),
     /// A fault proxy in front of any client: latency, resets, stalls, slices, bandwidth, closes.
     Proxy(ProxyArgs),
     /// Run racegate's reference chat server (the same as `racegate-server`).
@@ -72,6 +77,7 @@ pub fn run(cli: Cli) -> u8 {
         // The server builds its own runtimes.
         Command::Server(config) => return racegate_server::run_cli(&config),
         Command::Merge(args) => return merge::run(&args),
+        Command::History(args) => return history::run(&args),
         other => other,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

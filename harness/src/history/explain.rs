@@ -9,10 +9,27 @@ use super::wgl::Stuck;
 use super::zones::ZoneViolation;
 use super::{Counterexample, Op, OpKind, Outcome};
 
-/// The counterexample for `key`, whose relevant operations are `ops`.
-pub(super) fn counterexample(key: &str, ops: &[&Op], stuck: &Stuck) -> Counterexample {
-    let (mut witness, explanation) =
-        witness(key, ops).unwrap_or_else(|| around_the_stuck_point(key, ops, stuck));
+/// The counterexample for `key`, whose relevant operations are `ops`; the
+/// register patterns are looked for only where `register` says the key is
+/// a plain register.
+pub(super) fn counterexample(
+    key: &str,
+    ops: &[&Op],
+    stuck: &Stuck,
+    register: bool,
+) -> Counterexample {
+    let name = display_name(key);
+    let (mut witness, explanation) = register
+        .then(|| witness(name, ops))
+        .flatten()
+        .unwrap_or_else(|| around_the_stuck_point(name, ops, stuck));
+    let mut unique: Vec<Op> = Vec::with_capacity(witness.len());
+    for op in witness.drain(..) {
+        if !unique.contains(&op) {
+            unique.push(op);
+        }
+    }
+    witness = unique;
     witness.sort_by_key(|op| (op.invoke_us, op.complete_us));
     Counterexample {
         key: key.to_owned(),
@@ -22,7 +39,8 @@ pub(super) fn counterexample(key: &str, ops: &[&Op], stuck: &Stuck) -> Counterex
 }
 
 /// The counterexample for a violation the zones found.
-pub(super) fn from_zones(key: &str, ops: &[&Op], violation: &ZoneViolation) -> Counterexample {
+pub(super) fn from_zones(key_name: &str, ops: &[&Op], violation: &ZoneViolation) -> Counterexample {
+    let key = display_name(key_name);
     let (mut witness, explanation) = witness(key, ops).unwrap_or_else(|| {
         // The clusters involved: a write and the reads of its value.
         let cluster = |c: Option<usize>| -> Vec<Op> {
@@ -32,6 +50,7 @@ pub(super) fn from_zones(key: &str, ops: &[&Op], violation: &ZoneViolation) -> C
                     (OpKind::Write, Some(w)) => o.value == ops[w].value,
                     (OpKind::Write, None) => false,
                     (OpKind::Read, _) => o.value == value,
+                    (OpKind::Cas | OpKind::Append, _) => false,
                 })
                 .take(6)
                 .map(|o| (*o).clone())
@@ -72,9 +91,18 @@ pub(super) fn from_zones(key: &str, ops: &[&Op], violation: &ZoneViolation) -> C
     witness.sort_by_key(|op| (op.invoke_us, op.complete_us));
     witness.dedup();
     Counterexample {
-        key: key.to_owned(),
+        key: key_name.to_owned(),
         ops: witness,
         explanation,
+    }
+}
+
+/// How a key is named in words: Jepsen's single register has no key.
+fn display_name(key: &str) -> &str {
+    if key.is_empty() {
+        "the register"
+    } else {
+        key
     }
 }
 
@@ -208,27 +236,28 @@ fn around_the_stuck_point(key: &str, ops: &[&Op], stuck: &Stuck) -> (Vec<Op>, St
             format!("no order of {key}'s operations explains every read"),
         );
     };
-    // The blocking operation and everything that overlaps it.
+    // The last few operations of the deepest valid order (the state the
+    // blocking operation met), then the blocking operation and what
+    // overlaps it.
     let end = blocking.complete_us.unwrap_or(u64::MAX);
-    let mut window: Vec<Op> = ops
+    let tail = stuck.linearized.len().saturating_sub(4);
+    let mut window: Vec<Op> = stuck.linearized[tail..]
         .iter()
-        .filter(|o| o.invoke_us <= end && o.complete_us.is_none_or(|c| c >= blocking.invoke_us))
-        .take(12)
-        .map(|o| (*o).clone())
+        .map(|&i| ops[i].clone())
         .collect();
-    if window.is_empty() {
-        window.push(blocking.clone());
-    }
+    window.extend(
+        ops.iter()
+            .filter(|o| o.invoke_us <= end && o.complete_us.is_none_or(|c| c >= blocking.invoke_us))
+            .take(12)
+            .map(|o| (*o).clone()),
+    );
+    window.push(blocking.clone());
     (
         window,
         format!(
-            "no order of {key}'s operations explains every read: after {} operations in a valid order, the {} of {} at {} cannot take effect before it completes",
+            "no order of {key}'s operations explains every read: after {} operations in a valid order, the {} at {} cannot take effect before it completes",
             stuck.linearized.len(),
-            match blocking.kind {
-                OpKind::Read => "read",
-                OpKind::Write => "write",
-            },
-            value(blocking.value),
+            blocking.describe(),
             ms(blocking.invoke_us)
         ),
     )

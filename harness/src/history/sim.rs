@@ -57,6 +57,8 @@ pub fn linearizable(seed: u64, ops: usize, keys: usize, clients: usize) -> Vec<O
                 key: format!("k{}", rng.below(keys.max(1) as u64)),
                 kind,
                 value: None,
+                expected: None,
+                text: None,
                 invoke_us: invoke,
                 complete_us: Some(complete),
                 outcome: Outcome::Ok,
@@ -76,6 +78,7 @@ pub fn linearizable(seed: u64, ops: usize, keys: usize, clients: usize) -> Vec<O
                 next_value += 1;
             }
             OpKind::Read => op.value = state.get(&op.key).copied(),
+            OpKind::Cas | OpKind::Append => unreachable!("only reads and writes are planned"),
         }
     }
     planned.into_iter().map(|(_, op)| op).collect()

@@ -9,6 +9,8 @@ fn w(key: &str, v: u64, from: u64, to: u64) -> Op {
         key: key.into(),
         kind: OpKind::Write,
         value: Some(v),
+        expected: None,
+        text: None,
         invoke_us: from,
         complete_us: Some(to),
         outcome: Outcome::Ok,
@@ -20,6 +22,8 @@ fn r(key: &str, v: Option<u64>, from: u64, to: u64) -> Op {
         key: key.into(),
         kind: OpKind::Read,
         value: v,
+        expected: None,
+        text: None,
         invoke_us: from,
         complete_us: Some(to),
         outcome: Outcome::Ok,
@@ -33,7 +37,7 @@ fn info(mut op: Op) -> Op {
 }
 
 fn verdict(ops: &[Op]) -> Verdict {
-    check(ops, Duration::from_secs(5)).verdict
+    check(ops, Duration::from_secs(5)).unwrap().verdict
 }
 
 #[test]
@@ -71,7 +75,8 @@ fn the_classic_violations_are_found_and_explained() {
     let c = check(
         &[w("x", 1, 0, 1), w("x", 2, 2, 3), r("x", Some(1), 4, 5)],
         Duration::from_secs(5),
-    );
+    )
+    .unwrap();
     assert_eq!(c.verdict, Verdict::Violation);
     let cx = c.counterexample.unwrap();
     assert_eq!(cx.key, "x");
@@ -91,7 +96,8 @@ fn the_classic_violations_are_found_and_explained() {
     let c = check(
         &[r("x", Some(7), 0, 1), w("x", 7, 2, 3)],
         Duration::from_secs(5),
-    );
+    )
+    .unwrap();
     assert_eq!(c.verdict, Verdict::Violation);
     assert!(c
         .counterexample
@@ -103,7 +109,8 @@ fn the_classic_violations_are_found_and_explained() {
     let c = check(
         &[w("x", 1, 0, 1), r("x", None, 2, 3)],
         Duration::from_secs(5),
-    );
+    )
+    .unwrap();
     assert_eq!(c.verdict, Verdict::Violation);
     assert!(c
         .counterexample
@@ -121,7 +128,8 @@ fn the_classic_violations_are_found_and_explained() {
             r("x", Some(1), 5, 6),
         ],
         Duration::from_secs(5),
-    );
+    )
+    .unwrap();
     assert_eq!(c.verdict, Verdict::Violation);
 }
 
@@ -190,7 +198,7 @@ fn simulated_histories_are_linearizable_and_a_stale_read_breaks_them() {
         })
         .unwrap();
     ops[late].value = first_write.value;
-    let c = check(&ops, Duration::from_secs(5));
+    let c = check(&ops, Duration::from_secs(5)).unwrap();
     assert_eq!(c.verdict, Verdict::Violation);
     assert!(c.counterexample.unwrap().ops.len() >= 2);
 }
@@ -198,7 +206,7 @@ fn simulated_histories_are_linearizable_and_a_stale_read_breaks_them() {
 #[test]
 fn a_budget_too_small_for_the_search_is_unknown_not_a_verdict() {
     let ops = sim::linearizable(3, 20_000, 1, 64);
-    let c = check_with(&ops, Duration::from_nanos(1), Algorithm::Search);
+    let c = check_with(&ops, Duration::from_nanos(1), Algorithm::Search).unwrap();
     assert_eq!(c.verdict, Verdict::Unknown);
 }
 
@@ -220,4 +228,142 @@ fn zones_decide_a_hot_key_the_search_cannot() {
         .unwrap();
     ops[late].value = None;
     assert_eq!(verdict(&ops), Verdict::Violation);
+}
+
+fn cas(key: &str, expected: Option<u64>, new: u64, outcome: Outcome, from: u64, to: u64) -> Op {
+    Op {
+        key: key.into(),
+        kind: OpKind::Cas,
+        value: Some(new),
+        expected,
+        text: None,
+        invoke_us: from,
+        complete_us: (outcome != Outcome::Info).then_some(to),
+        outcome,
+    }
+}
+
+fn cas_verdict(ops: &[Op]) -> Verdict {
+    let c = check_as(
+        ops,
+        Model::CasRegister,
+        Duration::from_secs(5),
+        Algorithm::Auto,
+    )
+    .unwrap();
+    if c.verdict == Verdict::Violation {
+        let cx = c.counterexample.unwrap();
+        assert!(cx.ops.iter().all(|o| ops.contains(o)), "{cx:?}");
+    }
+    c.verdict
+}
+
+#[test]
+fn compare_and_set_the_lost_update_and_the_honest_412() {
+    use Outcome::{Fail, Info, Ok};
+    // Two clients hold version 1; both cas 1 → x one after the other: the
+    // second must fail. Both succeeding is the lost update.
+    let both = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Ok, 2, 3),
+        cas("k", Some(1), 3, Ok, 4, 5),
+    ];
+    assert_eq!(cas_verdict(&both), Verdict::Violation);
+    let honest = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Ok, 2, 3),
+        cas("k", Some(1), 3, Fail, 4, 5),
+    ];
+    assert_eq!(cas_verdict(&honest), Verdict::Linearizable);
+    // Overlapping, either may win, and the reads say which did.
+    let overlap = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Ok, 2, 6),
+        cas("k", Some(1), 3, Fail, 3, 5),
+        r("k", Some(2), 7, 8),
+    ];
+    assert_eq!(cas_verdict(&overlap), Verdict::Linearizable);
+    // A 412 although the value was the one expected: a spurious failure.
+    let spurious = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Fail, 2, 3),
+        r("k", Some(1), 4, 5),
+    ];
+    assert_eq!(cas_verdict(&spurious), Verdict::Violation);
+    // If-None-Match: * (expects absent) on a fresh key succeeds once.
+    let create = [cas("k", None, 1, Ok, 0, 1), cas("k", None, 2, Ok, 2, 3)];
+    assert_eq!(cas_verdict(&create), Verdict::Violation);
+    // An unknown cas may explain a read, or never have happened.
+    let unknown = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Info, 2, 0),
+        r("k", Some(2), 5, 6),
+    ];
+    assert_eq!(cas_verdict(&unknown), Verdict::Linearizable);
+    let never = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Info, 2, 0),
+        r("k", Some(1), 5, 6),
+    ];
+    assert_eq!(cas_verdict(&never), Verdict::Linearizable);
+    // ... but not both ways at once.
+    let both_ways = [
+        w("k", 1, 0, 1),
+        cas("k", Some(1), 2, Info, 2, 0),
+        r("k", Some(2), 5, 6),
+        r("k", Some(1), 7, 8),
+    ];
+    assert_eq!(cas_verdict(&both_ways), Verdict::Violation);
+}
+
+fn text_op(kind: OpKind, text: &str, from: u64, to: u64) -> Op {
+    Op {
+        key: "k".into(),
+        kind,
+        value: None,
+        expected: None,
+        text: Some(text.into()),
+        invoke_us: from,
+        complete_us: Some(to),
+        outcome: Outcome::Ok,
+    }
+}
+
+#[test]
+fn appends_lost_doubled_or_reordered_are_violations() {
+    let verdict = |ops: &[Op]| check(ops, Duration::from_secs(5)).unwrap().verdict;
+    let a = |t, from, to| text_op(OpKind::Append, t, from, to);
+    let get = |t, from, to| text_op(OpKind::Read, t, from, to);
+    assert_eq!(
+        verdict(&[a("1,", 0, 1), a("2,", 2, 3), get("1,2,", 4, 5)]),
+        Verdict::Linearizable
+    );
+    // Concurrent appends land in either order.
+    assert_eq!(
+        verdict(&[a("1,", 0, 3), a("2,", 1, 2), get("2,1,", 4, 5)]),
+        Verdict::Linearizable
+    );
+    // Lost, doubled, reordered.
+    assert_eq!(
+        verdict(&[a("1,", 0, 1), a("2,", 2, 3), get("2,", 4, 5)]),
+        Verdict::Violation
+    );
+    assert_eq!(
+        verdict(&[a("1,", 0, 1), get("1,1,", 2, 3)]),
+        Verdict::Violation
+    );
+    assert_eq!(
+        verdict(&[a("1,", 0, 1), a("2,", 2, 3), get("2,1,", 4, 5)]),
+        Verdict::Violation
+    );
+    // A put starts over; absent reads as empty.
+    let put = text_op(OpKind::Write, "9,", 2, 3);
+    assert_eq!(
+        verdict(&[get("", 0, 1), a("1,", 1, 2), put.clone(), get("9,", 4, 5)]),
+        Verdict::Linearizable
+    );
+    assert_eq!(
+        verdict(&[a("1,", 0, 1), put, get("1,9,", 4, 5)]),
+        Verdict::Violation
+    );
 }

@@ -1,5 +1,5 @@
 //! The Wing–Gong linearizability search with Lowe's memoisation, for one
-//! key's operations against a register.
+//! key's operations against any model (`model::Stepper`).
 //!
 //! Every operation is a call event and (unless it is info) a return event,
 //! in one doubly linked list ordered by time (calls before returns at equal
@@ -20,10 +20,8 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::{Op, OpKind};
-
-/// The register's state: the value last written, or absent.
-type State = Option<u64>;
+use super::model::Stepper;
+use super::Op;
 
 pub(super) enum KeyVerdict {
     Linearizable,
@@ -33,7 +31,8 @@ pub(super) enum KeyVerdict {
     Violation {
         stuck: Stuck,
     },
-    Unknown,
+    /// Not decided within the deadline or the step limit.
+    Unfinished,
 }
 
 /// Where the deepest attempt got stuck.
@@ -132,30 +131,27 @@ impl List {
     }
 }
 
-/// The register's transition: `Some(next)` if `op` can take effect in
-/// `state`.
-fn step(state: State, op: &Op) -> Option<State> {
-    match op.kind {
-        OpKind::Write => Some(op.value),
-        OpKind::Read if op.value == state => Some(state),
-        OpKind::Read => None,
-    }
-}
-
-pub(super) fn check_register(ops: &[&Op], deadline: Instant) -> KeyVerdict {
+/// Searches for a linearization of `ops` (one key's) under `model`, for at
+/// most `max_steps` steps and until `deadline`.
+pub(super) fn search<M: Stepper>(
+    ops: &[&Op],
+    model: &M,
+    deadline: Instant,
+    max_steps: u64,
+) -> KeyVerdict {
     let mut list = List::new(ops);
     let keys: Vec<u128> = (0..ops.len()).map(zobrist).collect();
     let mut linearized: u128 = 0;
-    let mut seen: HashSet<(u128, State)> = HashSet::new();
-    let mut stack: Vec<(usize, State)> = Vec::new();
-    let mut state: State = None;
+    let mut seen: HashSet<(u128, M::State)> = HashSet::new();
+    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    let mut state = model.init();
     let mut deepest = Stuck::default();
     let mut entry = list.first();
     let mut steps: u64 = 0;
     while list.first() != list.head {
         steps += 1;
-        if steps % 4096 == 0 && Instant::now() > deadline {
-            return KeyVerdict::Unknown;
+        if steps > max_steps || (steps % 4096 == 0 && Instant::now() > deadline) {
+            return KeyVerdict::Unfinished;
         }
         // At the sentinel every remaining call was tried and none fits; at
         // a return, its operation is not linearized yet although it must
@@ -164,7 +160,7 @@ pub(super) fn check_register(ops: &[&Op], deadline: Instant) -> KeyVerdict {
             true
         } else if list.is_call[entry] {
             let op = list.op[entry];
-            if let Some(next) = step(state, ops[op]) {
+            if let Some(next) = model.step(state, op) {
                 linearized ^= keys[op];
                 if seen.insert((linearized, next)) {
                     stack.push((entry, state));

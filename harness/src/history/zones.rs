@@ -61,7 +61,8 @@ pub(super) fn check_unique_register(ops: &[&Op]) -> Option<ZoneViolation> {
     zones.insert(None, (NEG, NEG, false));
     for (i, op) in ops.iter().enumerate() {
         let cluster = match (op.kind, op.value) {
-            (OpKind::Write, _) => Some(i),
+            // Only plain register keys come here (see `check_as`).
+            (OpKind::Write | OpKind::Cas | OpKind::Append, _) => Some(i),
             (OpKind::Read, None) => None,
             (OpKind::Read, Some(v)) => {
                 let Some(&w) = write_of.get(&v) else {

@@ -125,7 +125,8 @@ pub async fn run(
     }
     let elapsed = shared.start.elapsed();
     ops.sort_by_key(|op| op.invoke_us);
-    let checked = history::check(&ops, spec.budget);
+    let checked = history::check(&ops, spec.budget)
+        .expect("racegate kv records only operations its model admits");
     let plan = &shared.plan;
     let mut report = Report::new(
         TargetInfo {
@@ -232,6 +233,8 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
                 OpKind::Read
             },
             value: if is_write { Some(value) } else { read },
+            expected: None,
+            text: None,
             invoke_us: micros(invoke),
             complete_us: (outcome != Outcome::Info).then(|| micros(complete)),
             outcome,

@@ -16,10 +16,21 @@ const RIGHT: f64 = 90.0;
 const MAX_ROWS: usize = 80;
 
 fn label(op: &Op) -> String {
-    match (op.kind, op.value) {
-        (OpKind::Write, v) => format!("W {}", v.unwrap_or(0)),
-        (OpKind::Read, Some(v)) => format!("R {v}"),
-        (OpKind::Read, None) => "R ∅".to_owned(),
+    let short = |t: &Option<String>| {
+        let t = t.as_deref().unwrap_or("");
+        match t.char_indices().nth(10) {
+            Some((at, _)) => format!("\"{}…\"", &t[..at]),
+            None => format!("{t:?}"),
+        }
+    };
+    let v = |v: Option<u64>| v.map_or_else(|| "∅".to_owned(), |v| v.to_string());
+    match op.kind {
+        OpKind::Write if op.text.is_some() => format!("P {}", short(&op.text)),
+        OpKind::Write => format!("W {}", v(op.value)),
+        OpKind::Read if op.text.is_some() => format!("R {}", short(&op.text)),
+        OpKind::Read => format!("R {}", v(op.value)),
+        OpKind::Cas => format!("C {}→{}", v(op.expected), v(op.value)),
+        OpKind::Append => format!("A {}", short(&op.text)),
     }
 }
 
@@ -127,7 +138,7 @@ svg text{{font:12px monospace}} .axis{{stroke:#999}} .w{{fill:#7aa2e8}} .r{{fill
         let y = 26.0 + ROW * i as f64;
         let x0 = x(op.invoke_us);
         let x1 = op.complete_us.map_or(WIDTH - RIGHT, &x).max(x0 + 2.0);
-        let mut class = String::from(if op.kind == OpKind::Write { "w" } else { "r" });
+        let mut class = String::from(if op.kind == OpKind::Read { "r" } else { "w" });
         if op.outcome == Outcome::Info {
             class.push_str(" info");
         }

@@ -125,10 +125,11 @@ fn history_markdown(h: &crate::history::HistoryCheck) -> String {
         let _ = writeln!(s, "\n**{}**\n", markdown::cell(&c.explanation));
         let ms = |us: u64| format!("{:.3} ms", us as f64 / 1000.0);
         for op in &c.ops {
-            let what = match (op.kind, op.value) {
-                (OpKind::Write, v) => format!("write {} to {}", v.unwrap_or(0), c.key),
-                (OpKind::Read, Some(v)) => format!("read of {} returned {v}", c.key),
-                (OpKind::Read, None) => format!("read of {} returned absent", c.key),
+            let what = match (op.kind, op.value, &op.text) {
+                (OpKind::Write, Some(v), None) => format!("write {v} to {}", c.key),
+                (OpKind::Read, Some(v), None) => format!("read of {} returned {v}", c.key),
+                (OpKind::Read, None, None) => format!("read of {} returned absent", c.key),
+                _ => format!("{} on {}", op.describe(), c.key),
             };
             let when = match op.complete_us {
                 Some(done) => format!("from {} to {}", ms(op.invoke_us), ms(done)),

@@ -11,6 +11,8 @@ mod markdown;
 mod merge;
 mod summary;
 
+pub use summary::history_lines;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

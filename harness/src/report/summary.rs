@@ -93,21 +93,7 @@ impl Report {
             );
         }
         if let Some(h) = &self.history {
-            let _ = writeln!(
-                s,
-                "history: {} ({} ops over {} keys, checked in {:.1} ms)",
-                match h.verdict {
-                    crate::history::Verdict::Linearizable => "linearizable",
-                    crate::history::Verdict::Violation => "NOT linearizable",
-                    crate::history::Verdict::Unknown => "unknown (budget exhausted)",
-                },
-                h.ops,
-                h.keys,
-                h.check_ms
-            );
-            if let Some(c) = &h.counterexample {
-                let _ = writeln!(s, "  {}", c.explanation);
-            }
+            s.push_str(&history_lines(h));
         }
         if self.halted {
             let _ = writeln!(
@@ -123,4 +109,24 @@ impl Report {
         let _ = write!(s, "gate: {verdict}");
         s
     }
+}
+
+/// The history check in a few lines: the verdict, the size, and for a
+/// violation its explanation (the same for `kv` and `history check`).
+pub fn history_lines(h: &crate::history::HistoryCheck) -> String {
+    let mut s = format!(
+        "history: {} ({} ops over {} keys, checked in {:.1} ms)\n",
+        match h.verdict {
+            crate::history::Verdict::Linearizable => "linearizable",
+            crate::history::Verdict::Violation => "NOT linearizable",
+            crate::history::Verdict::Unknown => "unknown (budget exhausted)",
+        },
+        h.ops,
+        h.keys,
+        h.check_ms
+    );
+    if let Some(c) = &h.counterexample {
+        let _ = writeln!(s, "  {}", c.explanation);
+    }
+    s
 }
