@@ -61,11 +61,18 @@ pub enum Bug {
     /// every path, cancellation included (and is not held across the model
     /// call at all).
     CancelLeak,
+    /// A conditional put (`If-Match`) checks the setting's ETag on a read,
+    /// then writes in a transaction of its own: two clients holding the same
+    /// ETag both pass the check and both get 200, and one update is lost.
+    /// Every answer is a 2xx or a 412, as it should be; only a history of
+    /// compare-and-sets (`racegate kv --cas`) sees it. Fix: check the
+    /// precondition inside the write's transaction.
+    EtagRace,
 }
 
 impl Bug {
     /// Every entry, in catalogue order.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 9] = [
         Bug::RuntimeBoundPool,
         Bug::UnguardedInit,
         Bug::RacySchema,
@@ -74,6 +81,7 @@ impl Bug {
         Bug::LeakOnError,
         Bug::StaleRead,
         Bug::CancelLeak,
+        Bug::EtagRace,
     ];
 
     /// The name used by `--inject` and by the scenario files.
@@ -87,6 +95,7 @@ impl Bug {
             Bug::LeakOnError => "leak-on-error",
             Bug::StaleRead => "stale-read",
             Bug::CancelLeak => "cancel-leak",
+            Bug::EtagRace => "etag-race",
         }
     }
 }

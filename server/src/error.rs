@@ -27,7 +27,7 @@ pub enum ServiceError {
         code: &'static str,
         /// What to fix.
         message: String,
-        /// 400, 413 or 422.
+        /// 400, 412, 413 or 422.
         status: StatusCode,
     },
     /// No connection could be had.

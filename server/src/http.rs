@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header::{ETAG, IF_MATCH, IF_NONE_MATCH};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +18,7 @@ use crate::error::{ApiError, ServiceError};
 use crate::memory::MemoryService;
 use crate::metrics::HttpMetrics;
 use crate::pool::ConnectionPool;
-use crate::settings::SettingsService;
+use crate::settings::{Precondition, SettingsService};
 use crate::store::Store;
 
 /// The largest request body accepted.
@@ -42,7 +43,10 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/chat", post(chat))
-        .route("/api/conversations/{id}/messages", get(messages))
+        .route(
+            "/api/conversations/{id}/messages",
+            get(messages).post(append_message),
+        )
         .route("/api/settings", get(all_settings).patch(merge_settings))
         .route("/api/settings/{key}", get(get_setting).put(put_setting))
         .route("/api/pool", get(pool_stats))
@@ -144,6 +148,25 @@ async fn messages(
     Ok(Json(json!({ "conversation_id": id, "messages": messages })))
 }
 
+/// `POST /api/conversations/{id}/messages`: `{"content": "…"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppendRequest {
+    content: String,
+}
+
+async fn append_message(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AppendRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let message = state.memory.append(&id, body.content).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "conversation_id": id, "message": message })),
+    ))
+}
+
 async fn all_settings(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let settings = state.settings.all().await?;
     Ok(Json(
@@ -155,17 +178,42 @@ async fn get_setting(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let value = state.settings.get(&key).await?;
-    Ok(Json(json!({ "key": key, "value": value })))
+    let (value, etag) = state.settings.get_tagged(&key).await?;
+    Ok(([(ETAG, etag)], Json(json!({ "key": key, "value": value }))))
 }
 
 async fn put_setting(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
+    headers: HeaderMap,
     ApiJson(value): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.settings.put(&key, &value).await?;
-    Ok(Json(json!({ "key": key, "value": value })))
+    let etag = state
+        .settings
+        .put_if(&key, &value, precondition(&headers))
+        .await?;
+    Ok(([(ETAG, etag)], Json(json!({ "key": key, "value": value }))))
+}
+
+/// `If-Match` or `If-None-Match` (the entity tags as sent, or `*`).
+fn precondition(headers: &HeaderMap) -> Precondition {
+    let tags = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+    };
+    if headers.contains_key(IF_MATCH) {
+        Precondition::Match(tags(IF_MATCH))
+    } else if headers.contains_key(IF_NONE_MATCH) {
+        Precondition::NoneMatch(tags(IF_NONE_MATCH))
+    } else {
+        Precondition::None
+    }
 }
 
 async fn merge_settings(

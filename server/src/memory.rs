@@ -127,6 +127,39 @@ impl MemoryService {
         })
     }
 
+    /// Appends one user message to a conversation, starting it if it does
+    /// not exist; no reply. The message and the count move together, in
+    /// one write transaction.
+    pub async fn append(
+        &self,
+        conversation_id: &str,
+        content: String,
+    ) -> Result<Message, ServiceError> {
+        validate_conversation_id(conversation_id)?;
+        let id = conversation_id.to_owned();
+        let stored = content.clone();
+        let message_id = self
+            .store
+            .write(move |tx: &rusqlite::Connection| {
+                tx.prepare_cached(
+                    "INSERT INTO conversations (id, created_at, message_count) VALUES (?1, unixepoch(), 1)
+                     ON CONFLICT (id) DO UPDATE SET message_count = message_count + 1",
+                )?
+                .execute([&id])?;
+                tx.prepare_cached(
+                    "INSERT INTO messages (conversation_id, role, content) VALUES (?1, 'user', ?2)",
+                )?
+                .execute((&id, &stored))?;
+                Ok(tx.last_insert_rowid())
+            })
+            .await?;
+        Ok(Message {
+            id: message_id,
+            role: "user".to_owned(),
+            content,
+        })
+    }
+
     /// The messages of a conversation, oldest first.
     pub async fn messages(&self, conversation_id: &str) -> Result<Vec<Message>, ServiceError> {
         validate_conversation_id(conversation_id)?;

@@ -2,6 +2,11 @@
 //!
 //! A merge (`PATCH /api/settings`) upserts every key of the patch inside one
 //! write transaction, so concurrent merges of disjoint keys never lose one.
+//!
+//! Each setting has an `ETag`: a hash of its stored JSON. A conditional put
+//! (`If-Match`, `If-None-Match`) checks it inside the write's own
+//! transaction, so of two clients holding one ETag exactly one succeeds and
+//! the other gets 412.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +31,43 @@ pub struct SettingsService {
     store: Store,
     /// Only with `stale-read`.
     stale: Option<std::sync::Arc<bugs::StaleReadCache>>,
+    /// `etag-race`: the precondition checked before the write, apart.
+    etag_race: bool,
+}
+
+/// What a conditional put requires of the setting's current ETag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing: an unconditional put.
+    #[default]
+    None,
+    /// `If-Match`: one of these tags, or `*` (any current value).
+    Match(Vec<String>),
+    /// `If-None-Match`: none of these tags; `*`: no current value at all.
+    NoneMatch(Vec<String>),
+}
+
+impl Precondition {
+    /// Whether it holds when the setting's ETag is `current` (`None`:
+    /// absent). Tags compare strongly: a weak `W/"…"` never matches.
+    pub fn holds(&self, current: Option<&str>) -> bool {
+        let names = |tags: &[String], etag: &str| tags.iter().any(|t| t == "*" || t == etag);
+        match (self, current) {
+            (Precondition::None, _) => true,
+            (Precondition::Match(tags), Some(etag)) => names(tags, etag),
+            (Precondition::Match(_), None) => false,
+            (Precondition::NoneMatch(tags), Some(etag)) => !names(tags, etag),
+            (Precondition::NoneMatch(_), None) => true,
+        }
+    }
+}
+
+/// The ETag of a setting stored as `text`: FNV-1a of its JSON, quoted.
+pub fn etag(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
 }
 
 impl SettingsService {
@@ -37,7 +79,12 @@ impl SettingsService {
             .faults
             .is_on(Bug::StaleRead)
             .then(std::sync::Arc::default);
-        Self { store, stale }
+        let etag_race = store.pool().config().faults.is_on(Bug::EtagRace);
+        Self {
+            store,
+            stale,
+            etag_race,
+        }
     }
 
     /// Every setting.
@@ -58,26 +105,26 @@ impl SettingsService {
 
     /// One setting.
     pub async fn get(&self, key: &str) -> Result<Value, ServiceError> {
+        self.get_tagged(key).await.map(|(value, _)| value)
+    }
+
+    /// One setting and its ETag.
+    pub async fn get_tagged(&self, key: &str) -> Result<(Value, String), ServiceError> {
         validate_key(key)?;
-        if let Some(cache) = &self.stale {
-            return self.get_from_stale_cache(cache, key).await;
-        }
-        let k = key.to_owned();
-        let stored = self
-            .store
-            .read(move |c| {
-                Ok(
-                    c.query_row("SELECT value FROM settings WHERE key = ?1", [&k], |r| {
-                        r.get::<_, String>(0)
-                    })
-                    .optional()?,
-                )
-            })
-            .await?;
+        let stored = match &self.stale {
+            Some(cache) => self.get_from_stale_cache(cache, key).await?,
+            None => self.stored(key).await?,
+        };
         match stored {
-            Some(v) => Ok(serde_json::from_str(&v)?),
+            Some(v) => Ok((serde_json::from_str(&v)?, etag(&v))),
             None => Err(ServiceError::UnknownSetting(key.to_owned())),
         }
+    }
+
+    /// The stored JSON of one setting, read through to the database.
+    async fn stored(&self, key: &str) -> Result<Option<String>, ServiceError> {
+        let k = key.to_owned();
+        self.store.read(move |c| Ok(current(c, &k)?)).await
     }
 
     /// `stale-read`: serve from the snapshot while it is "fresh".
@@ -85,7 +132,7 @@ impl SettingsService {
         &self,
         cache: &bugs::StaleReadCache,
         key: &str,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<Option<String>, ServiceError> {
         let snapshot = match cache.current() {
             Some(map) => map,
             None => {
@@ -102,17 +149,61 @@ impl SettingsService {
                 cache.refresh(rows)
             }
         };
-        match snapshot.get(key) {
-            Some(v) => Ok(serde_json::from_str(v)?),
-            None => Err(ServiceError::UnknownSetting(key.to_owned())),
-        }
+        Ok(snapshot.get(key).cloned())
     }
 
     /// Sets one setting.
     pub async fn put(&self, key: &str, value: &Value) -> Result<(), ServiceError> {
-        let mut patch = serde_json::Map::new();
-        patch.insert(key.to_owned(), value.clone());
-        self.merge(patch).await.map(drop)
+        self.put_if(key, value, Precondition::None).await.map(drop)
+    }
+
+    /// Sets one setting if `pre` holds, checked in the write's transaction;
+    /// returns its new ETag. A precondition that fails is 412.
+    pub async fn put_if(
+        &self,
+        key: &str,
+        value: &Value,
+        pre: Precondition,
+    ) -> Result<String, ServiceError> {
+        let text = encode(key, value)?;
+        let tag = etag(&text);
+        if pre == Precondition::None {
+            let mut patch = serde_json::Map::new();
+            patch.insert(key.to_owned(), value.clone());
+            return self.merge(patch).await.map(|_| tag);
+        }
+        if self.etag_race {
+            // The bug (`Bug::EtagRace`): checked on a read, written apart.
+            let now = self.stored(key).await?;
+            if !pre.holds(now.as_deref().map(etag).as_deref()) {
+                return Err(precondition_failed(key, now.as_deref()));
+            }
+            tokio::task::yield_now().await;
+            let mut patch = serde_json::Map::new();
+            patch.insert(key.to_owned(), value.clone());
+            return self.merge(patch).await.map(|_| tag);
+        }
+        let k = key.to_owned();
+        let written = self
+            .store
+            .write(move |tx: &rusqlite::Connection| {
+                let now = current(tx, &k)?;
+                if !pre.holds(now.as_deref().map(etag).as_deref()) {
+                    // Nothing written: the batch goes on without it.
+                    return Ok(Err(now));
+                }
+                tx.prepare_cached(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute((&k, &text))?;
+                Ok(Ok(()))
+            })
+            .await?;
+        match written {
+            Ok(()) => Ok(tag),
+            Err(now) => Err(precondition_failed(key, now.as_deref())),
+        }
     }
 
     /// Sets every key of `patch`, atomically; returns how many were set.
@@ -132,18 +223,7 @@ impl SettingsService {
         }
         let mut encoded = BTreeMap::new();
         for (key, value) in patch {
-            validate_key(&key)?;
-            let text = value.to_string();
-            if text.len() > MAX_VALUE_LEN {
-                return Err(invalid(
-                    "value_too_large",
-                    format!(
-                        "the value of {key:?} is {} bytes of JSON; the limit is {MAX_VALUE_LEN}",
-                        text.len()
-                    ),
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                ));
-            }
+            let text = encode(&key, &value)?;
             encoded.insert(key, text);
         }
         if self.store.pool().config().faults.is_on(Bug::LostUpdate) {
@@ -163,6 +243,42 @@ impl SettingsService {
             })
             .await
     }
+}
+
+/// The stored JSON of `key` on `c`, if it is set.
+fn current(c: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get::<_, String>(0))
+        .optional()
+}
+
+/// `value` as stored for `key`, both checked.
+fn encode(key: &str, value: &Value) -> Result<String, ServiceError> {
+    validate_key(key)?;
+    let text = value.to_string();
+    if text.len() > MAX_VALUE_LEN {
+        return Err(invalid(
+            "value_too_large",
+            format!(
+                "the value of {key:?} is {} bytes of JSON; the limit is {MAX_VALUE_LEN}",
+                text.len()
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ));
+    }
+    Ok(text)
+}
+
+fn precondition_failed(key: &str, now: Option<&str>) -> ServiceError {
+    let state = now.map_or_else(
+        || "is not set".to_owned(),
+        |v| format!("has ETag {}", etag(v)),
+    );
+    invalid(
+        "precondition_failed",
+        format!("the precondition does not hold: setting {key:?} {state}"),
+        StatusCode::PRECONDITION_FAILED,
+    )
 }
 
 fn invalid(code: &'static str, message: String, status: StatusCode) -> ServiceError {
