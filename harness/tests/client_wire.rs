@@ -73,7 +73,7 @@ fn get() -> Request<Bytes> {
 
 async fn answered(client: &mut Client) -> (u16, Bytes) {
     match client.send(get()).await {
-        Exchange::Answered { status, body } => (status, body),
+        Exchange::Answered { status, body, .. } => (status, body),
         Exchange::Failed { kind, message } => panic!("{kind}: {message}"),
         Exchange::Abandoned { .. } => panic!("nothing is abandoned here"),
     }
@@ -81,7 +81,7 @@ async fn answered(client: &mut Client) -> (u16, Bytes) {
 
 async fn failed(client: &mut Client) -> (FailureKind, String) {
     match client.send(get()).await {
-        Exchange::Answered { status, body } => panic!("answered {status} {body:?}"),
+        Exchange::Answered { status, body, .. } => panic!("answered {status} {body:?}"),
         Exchange::Failed { kind, message } => (kind, message),
         Exchange::Abandoned { .. } => panic!("nothing is abandoned here"),
     }
@@ -185,4 +185,22 @@ async fn a_refused_connection_is_a_connect_failure() {
     drop(listener);
     let (kind, _) = failed(&mut client(addr)).await;
     assert_eq!(kind, FailureKind::Connect);
+}
+
+#[tokio::test]
+async fn an_etag_is_kept_with_its_answer_and_only_with_it() {
+    let answers = vec![
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nETag: \"v1-abc\"\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    ];
+    let addr = serve(answers, true, false).await;
+    let mut c = client(addr);
+    for expected in [Some(&b"\"v1-abc\""[..]), None] {
+        match c.send(get()).await {
+            Exchange::Answered { status, etag, .. } => {
+                assert_eq!((status, etag.as_deref()), (200, expected));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub enum Exchange {
         status: u16,
         /// The whole body.
         body: Bytes,
+        /// The `ETag` header, if the answer had one.
+        etag: Option<Bytes>,
     },
     /// No complete answer: connect, timeout or indeterminate.
     Failed {
@@ -75,6 +77,7 @@ struct Conn {
 struct Answer {
     status: u16,
     body: Bytes,
+    etag: Option<Bytes>,
     keep: bool,
 }
 
@@ -201,6 +204,7 @@ impl Client {
                 Exchange::Answered {
                     status: answer.status,
                     body: answer.body,
+                    etag: answer.etag,
                 }
             }
             Some(Err(e)) => {
@@ -268,6 +272,10 @@ impl Conn {
                     return Err(ExchangeError::Closed);
                 }
             };
+            // Copied only when there is one: most answers have none.
+            let etag = head
+                .etag
+                .map(|(at, len)| Bytes::copy_from_slice(&self.buf[at..at + len]));
             self.buf.advance(head.len);
             if (100..200).contains(&head.status) && head.status != 101 {
                 continue;
@@ -276,6 +284,7 @@ impl Conn {
             return Ok(Answer {
                 status: head.status,
                 body,
+                etag,
                 keep: !head.close,
             });
         }
@@ -374,7 +383,7 @@ pub async fn get_once(
         client.connect().await?;
         let head = RequestHead::new(&Method::GET, &uri, &HeaderMap::new(), &client.host());
         match client.exchange_with(&head, &[], None).await {
-            Exchange::Answered { status, body } => Ok((status, body)),
+            Exchange::Answered { status, body, .. } => Ok((status, body)),
             Exchange::Failed {
                 kind: FailureKind::Timeout,
                 ..

@@ -102,6 +102,8 @@ pub(super) struct ResponseHead {
     pub close: bool,
     /// The head's length in bytes, blank line included.
     pub len: usize,
+    /// Where the `ETag` header's value lies in the head (offset, length).
+    pub etag: Option<(usize, usize)>,
 }
 
 /// A response that breaks HTTP/1.1.
@@ -143,6 +145,7 @@ pub(super) fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<ResponseHea
     let mut length = None;
     let mut chunked = false;
     let mut close = http10;
+    let mut etag = None;
     for h in response.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -159,6 +162,9 @@ pub(super) fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<ResponseHea
                 .split(|&b| b == b',')
                 .next_back()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("etag") {
+            let at = h.value.as_ptr() as usize - buf.as_ptr() as usize;
+            etag = Some((at, h.value.len()));
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -184,6 +190,7 @@ pub(super) fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<ResponseHea
         framing,
         close: close || framing == Framing::UntilClose,
         len,
+        etag,
     }))
 }
 

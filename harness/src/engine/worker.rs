@@ -167,7 +167,7 @@ impl Worker {
             }
         };
         let failure = match exchange {
-            Exchange::Answered { status, body } => {
+            Exchange::Answered { status, body, .. } => {
                 // Judged before the tallies are locked: the check is the
                 // costly part.
                 let verdict = self.config.checks.judge(status, &body);
