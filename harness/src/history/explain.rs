@@ -22,6 +22,7 @@ pub(super) fn counterexample(
     let (mut witness, explanation) = register
         .then(|| witness(name, ops))
         .flatten()
+        .or_else(|| twice_from_one_value(name, ops))
         .unwrap_or_else(|| around_the_stuck_point(name, ops, stuck));
     let mut unique: Vec<Op> = Vec::with_capacity(witness.len());
     for op in witness.drain(..) {
@@ -223,6 +224,44 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
                     ),
                 ));
             }
+        }
+    }
+    None
+}
+
+/// The lost update of a compare-and-set register: two compare-and-sets
+/// from one value both succeeded. Where every write and every cas set a
+/// distinct value and nothing deletes, a value (or "absent") is left once
+/// and never comes back, so only one compare-and-set from it can succeed.
+fn twice_from_one_value(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
+    let mut set = std::collections::HashSet::new();
+    let distinct = ops
+        .iter()
+        .filter(|o| matches!(o.kind, OpKind::Write | OpKind::Cas))
+        .all(|o| o.text.is_none() && o.value.is_some_and(|v| set.insert(v)));
+    if !distinct {
+        return None;
+    }
+    let won: Vec<&Op> = ops
+        .iter()
+        .copied()
+        .filter(|o| o.kind == OpKind::Cas && o.outcome == Outcome::Ok)
+        .collect();
+    let mut first_from = std::collections::HashMap::new();
+    for cas in won {
+        if let Some(first) = first_from.insert(cas.expected, cas) {
+            return Some((
+                vec![first.clone(), cas.clone()],
+                format!(
+                    "two compare-and-sets of {key} from {} both succeeded: {} at {} and {} at {}; {} was left once and never came back, so only one of them can have seen it",
+                    value(cas.expected),
+                    first.describe(),
+                    ms(first.invoke_us),
+                    cas.describe(),
+                    ms(cas.invoke_us),
+                    value(cas.expected),
+                ),
+            ));
         }
     }
     None

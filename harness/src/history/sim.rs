@@ -2,9 +2,12 @@
 //! issue one operation after another on random keys; every operation takes
 //! effect at a random instant inside its interval, and reads return what
 //! the register held at that instant — so the history is linearizable by
-//! construction, with as much overlap as the clients give it.
+//! construction, with as much overlap as the clients give it. The same for
+//! a compare-and-set register (half the writes are compare-and-sets, half
+//! of those from the value they meet, the rest from another, so they fail)
+//! and an append register (writes append a token, reads return the text).
 
-use super::{Op, OpKind, Outcome};
+use super::{Model, Op, OpKind, Outcome};
 
 /// A small, seedable generator (SplitMix64): the same seed, the same history.
 #[derive(Clone, Debug)]
@@ -31,14 +34,25 @@ impl Rng {
     }
 }
 
-/// A linearizable history of `ops` operations over `keys` keys (`k0`…)
-/// from `clients` clients, half of them writes.
+/// A linearizable register history of `ops` operations over `keys` keys
+/// (`k0`…) from `clients` clients, half of them writes.
 pub fn linearizable(seed: u64, ops: usize, keys: usize, clients: usize) -> Vec<Op> {
+    linearizable_as(Model::Register, seed, ops, keys, clients)
+}
+
+/// [`linearizable`], for any model.
+pub fn linearizable_as(
+    model: Model,
+    seed: u64,
+    ops: usize,
+    keys: usize,
+    clients: usize,
+) -> Vec<Op> {
     let mut rng = Rng::new(seed);
     let clients = clients.max(1);
     let mut clock = vec![0u64; clients];
-    // (effect instant, index) for applying in effect order.
-    let mut planned: Vec<(u64, Op)> = Vec::with_capacity(ops);
+    // ((effect instant, whether a cas fits), op), applied in effect order.
+    let mut planned: Vec<((u64, bool), Op)> = Vec::with_capacity(ops);
     for i in 0..ops {
         let c = i % clients;
         let invoke = clock[c] + rng.below(50);
@@ -46,13 +60,16 @@ pub fn linearizable(seed: u64, ops: usize, keys: usize, clients: usize) -> Vec<O
         let complete = invoke + duration;
         clock[c] = complete;
         let effect = invoke + rng.below(duration + 1);
-        let kind = if rng.below(2) == 0 {
-            OpKind::Write
-        } else {
-            OpKind::Read
+        let kind = match (model, rng.below(4)) {
+            (_, 0 | 1) => OpKind::Read,
+            (Model::CasRegister, 2) => OpKind::Cas,
+            (Model::Append, _) => OpKind::Append,
+            _ => OpKind::Write,
         };
+        // For a compare-and-set: whether it names the value it will meet.
+        let fits = rng.below(2) == 0;
         planned.push((
-            effect,
+            (effect, fits),
             Op {
                 key: format!("k{}", rng.below(keys.max(1) as u64)),
                 kind,
@@ -66,19 +83,41 @@ pub fn linearizable(seed: u64, ops: usize, keys: usize, clients: usize) -> Vec<O
         ));
     }
     let mut order: Vec<usize> = (0..planned.len()).collect();
-    order.sort_by_key(|&i| planned[i].0);
+    order.sort_by_key(|&i| planned[i].0 .0);
     let mut state: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut text: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut next_value = 1u64;
     for i in order {
-        let op = &mut planned[i].1;
+        let ((_, fits), op) = &mut planned[i];
         match op.kind {
             OpKind::Write => {
                 op.value = Some(next_value);
                 state.insert(op.key.clone(), next_value);
                 next_value += 1;
             }
+            OpKind::Read if model == Model::Append => {
+                op.text = Some(text.get(&op.key).cloned().unwrap_or_default());
+            }
             OpKind::Read => op.value = state.get(&op.key).copied(),
-            OpKind::Cas | OpKind::Append => unreachable!("only reads and writes are planned"),
+            OpKind::Cas => {
+                let now = state.get(&op.key).copied();
+                op.value = Some(next_value);
+                next_value += 1;
+                if *fits {
+                    op.expected = now;
+                    state.insert(op.key.clone(), next_value - 1);
+                } else {
+                    // 0 is never written: a value it cannot meet.
+                    op.expected = Some(now.map_or(0, |v| v.saturating_sub(1)));
+                    op.outcome = Outcome::Fail;
+                }
+            }
+            OpKind::Append => {
+                let token = super::parse::element(next_value);
+                next_value += 1;
+                text.entry(op.key.clone()).or_default().push_str(&token);
+                op.text = Some(token);
+            }
         }
     }
     planned.into_iter().map(|(_, op)| op).collect()

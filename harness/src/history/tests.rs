@@ -367,3 +367,24 @@ fn appends_lost_doubled_or_reordered_are_violations() {
         Verdict::Violation
     );
 }
+
+#[test]
+fn made_to_order_histories_of_every_model_are_linearizable_and_break_when_tampered() {
+    for model in Model::ALL {
+        let mut ops = sim::linearizable_as(model, 9, 3000, 8, 16);
+        let c = check_as(&ops, model, Duration::from_secs(20), Algorithm::Auto).unwrap();
+        assert_eq!(c.verdict, Verdict::Linearizable, "{model:?}");
+        // A read that names something nobody wrote.
+        let read = ops
+            .iter_mut()
+            .filter(|o| o.kind == OpKind::Read)
+            .nth(100)
+            .unwrap();
+        match model {
+            Model::Append => read.text = Some("0,".into()),
+            _ => read.value = Some(0),
+        }
+        let c = check_as(&ops, model, Duration::from_secs(20), Algorithm::Auto).unwrap();
+        assert_eq!(c.verdict, Verdict::Violation, "{model:?}");
+    }
+}

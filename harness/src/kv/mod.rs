@@ -13,6 +13,7 @@
 //! The report is a fire report (counts, clusters, latency) plus `history`:
 //! the checker's verdict and, for a violation, the counterexample.
 
+mod judge;
 pub mod spec;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST, IF_MATCH, IF_NONE_MATCH};
 use hyper::Request;
 
 use crate::check::Checks;
@@ -33,11 +34,10 @@ use crate::nemesis::proxy::{Broken, Proxy};
 use crate::nemesis::server::Outage;
 use crate::nemesis::FaultsReport;
 use crate::outcome::FailureKind;
-use crate::render::text::excerpt;
 use crate::report::{LoadInfo, Report, TargetInfo};
 use crate::stats::RunStats;
 
-pub use spec::{KvPlan, KvSpec, KvSpecError, Operation};
+pub use spec::{KvPlan, KvSpec, KvSpecError, Operation, WriteMode};
 
 /// A kv run that could not start (the CLI's exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -125,13 +125,17 @@ pub async fn run(
     }
     let elapsed = shared.start.elapsed();
     ops.sort_by_key(|op| op.invoke_us);
-    let checked = history::check(&ops, spec.budget)
-        .expect("racegate kv records only operations its model admits");
     let plan = &shared.plan;
+    let checked = history::check_as(&ops, plan.model(), spec.budget, history::Algorithm::Auto)
+        .expect("racegate kv records only operations its model admits");
     let mut report = Report::new(
         TargetInfo {
             method: format!("{}/{}", plan.read.method, plan.write.method),
-            url: format!("{base_url} (kv: {} · {})", plan.spec.read, plan.spec.write),
+            url: format!(
+                "{base_url} (kv: {} · {})",
+                plan.spec.read,
+                plan.write_spec()
+            ),
             body: Some(plan.spec.write_body.clone()),
         },
         LoadInfo {
@@ -169,8 +173,72 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunStats) {
+/// One exchange, timed, and whether the nemesis broke it on purpose.
+struct Sent {
+    exchange: Exchange,
+    invoke: Duration,
+    complete: Duration,
+    faulted: bool,
+}
+
+async fn send(shared: &Shared, client: &mut Client, req: Request<Bytes>, i: u64) -> Sent {
     let spec = &shared.plan.spec;
+    let invoke = shared.start.elapsed();
+    let abandon = spec
+        .cancel
+        .as_ref()
+        .and_then(|c| c.decide(shared.seed, i, invoke));
+    let mark = shared.outage.as_ref().map(|o| (o, o.mark()));
+    let exchange = client.send_abandoning(req, abandon).await;
+    let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. } if kind.is_unanswered())
+        && (mark.is_some_and(|(o, m)| o.overlapped(m))
+            || shared
+                .broken
+                .as_ref()
+                .is_some_and(|b| b.is_marked(client.port())));
+    let complete = shared.start.elapsed();
+    let faulted = broken_by_restart || matches!(exchange, Exchange::Abandoned { .. });
+    Sent {
+        exchange,
+        invoke,
+        complete,
+        faulted,
+    }
+}
+
+/// Counts one exchange: its status and latency, and passed, failed or
+/// (broken on purpose, never judged) faulted.
+fn tally(stats: &mut RunStats, sent: &Sent, failure: judge::Failure, i: u64) {
+    if let Exchange::Answered { status, .. } = &sent.exchange {
+        stats.record_status(*status);
+        let latency = sent.complete - sent.invoke;
+        stats.record_latency(latency, latency);
+    }
+    match failure {
+        _ if sent.faulted => stats.fault(),
+        None => stats.pass(),
+        Some((kind, message)) => {
+            let _ = stats.fail(kind, None, i, status_of(&sent.exchange), &message);
+        }
+    }
+}
+
+fn op(key: &str, kind: OpKind, outcome: Outcome, sent: &Sent) -> Op {
+    Op {
+        key: key.to_owned(),
+        kind,
+        value: None,
+        expected: None,
+        text: None,
+        invoke_us: micros(sent.invoke),
+        complete_us: (outcome != Outcome::Info).then(|| micros(sent.complete)),
+        outcome,
+    }
+}
+
+async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunStats) {
+    let plan = &shared.plan;
+    let spec = &plan.spec;
     let mut rng = Rng::new(shared.seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut ops = Vec::new();
     let mut stats = RunStats::new(0, false);
@@ -183,62 +251,97 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
         let is_write = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= spec.write_ratio
             && spec.write_ratio > 0.0;
         let value = i + 1;
-        let req = if is_write {
-            let body = spec
-                .write_body
+        let body = || {
+            spec.write_body
                 .replace("{key}", &key)
-                .replace("{value}", &value.to_string());
-            request(shared, &shared.plan.write, &key, Some(body))
-        } else {
-            request(shared, &shared.plan.read, &key, None)
+                .replace("{value}", &value.to_string())
         };
-        let invoke = shared.start.elapsed();
-        let abandon = spec
-            .cancel
-            .as_ref()
-            .and_then(|c| c.decide(shared.seed, i, invoke));
-        let mark = shared.outage.as_ref().map(|o| (o, o.mark()));
-        let exchange = client.send_abandoning(req, abandon).await;
-        let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. } if kind.is_unanswered())
-            && (mark.is_some_and(|(o, m)| o.overlapped(m))
-                || shared
-                    .broken
-                    .as_ref()
-                    .is_some_and(|b| b.is_marked(client.port())));
-        let complete = shared.start.elapsed();
-        let (outcome, read, failure) = if is_write {
-            judge_write(&exchange)
-        } else {
-            judge_read(&exchange, spec)
-        };
-        if let Exchange::Answered { status, .. } = &exchange {
-            stats.record_status(*status);
-            stats.record_latency(complete - invoke, complete - invoke);
-        }
-        match failure {
-            // Broken on purpose: counted apart, never judged.
-            _ if matches!(exchange, Exchange::Abandoned { .. }) || broken_by_restart => {
-                stats.fault()
+        // A read, or the read a compare-and-set starts with.
+        let mut read_before = None;
+        if !is_write || plan.mode == WriteMode::Cas {
+            let sent = send(
+                shared,
+                &mut client,
+                request(shared, &plan.read, &key, None),
+                i,
+            )
+            .await;
+            let (seen, failure) = judge::read(&sent.exchange, spec, plan.mode);
+            tally(&mut stats, &sent, failure, i);
+            let mut read = op(&key, OpKind::Read, Outcome::Fail, &sent);
+            if let Some(seen) = &seen {
+                read.outcome = Outcome::Ok;
+                match seen {
+                    judge::Seen::Absent if plan.mode == WriteMode::Append => {
+                        read.text = Some(String::new());
+                    }
+                    judge::Seen::Absent => {}
+                    judge::Seen::Value(v) => read.value = Some(*v),
+                    judge::Seen::Text(t) => read.text = Some(t.clone()),
+                }
             }
-            None => stats.pass(),
-            Some((kind, message)) => {
-                let _ = stats.fail(kind, None, i, status_of(&exchange), &message);
+            ops.push(read);
+            if !is_write || seen.is_none() || sent.faulted {
+                continue;
+            }
+            read_before = Some((seen, sent));
+        }
+        let mut req = request(shared, &plan.write, &key, Some(body()));
+        match plan.mode {
+            WriteMode::Set | WriteMode::Append => {
+                let sent = send(shared, &mut client, req, i).await;
+                let (outcome, failure) = judge::write(&sent.exchange);
+                tally(&mut stats, &sent, failure, i);
+                let mut write = if plan.mode == WriteMode::Set {
+                    let mut write = op(&key, OpKind::Write, outcome, &sent);
+                    write.value = Some(value);
+                    write
+                } else {
+                    let mut append = op(&key, OpKind::Append, outcome, &sent);
+                    append.text = Some(crate::history::parse::element(value));
+                    append
+                };
+                write.outcome = outcome;
+                ops.push(write);
+            }
+            WriteMode::Cas => {
+                let Some((Some(seen), read)) = read_before else {
+                    continue;
+                };
+                let tag = match judge::version(&read.exchange, spec) {
+                    Ok(tag) => tag,
+                    Err(why) => {
+                        let _ = stats.fail(FailureKind::Check, None, i, None, &why);
+                        continue;
+                    }
+                };
+                let (name, tag) = match tag {
+                    Some(tag) => (IF_MATCH, tag),
+                    None => (IF_NONE_MATCH, "*".to_owned()),
+                };
+                match HeaderValue::from_str(&tag) {
+                    Ok(v) => {
+                        req.headers_mut().insert(name, v);
+                    }
+                    Err(_) => {
+                        let why = format!("cas: the version {tag:?} cannot be sent as a header");
+                        let _ = stats.fail(FailureKind::Check, None, i, None, &why);
+                        continue;
+                    }
+                }
+                let sent = send(shared, &mut client, req, i).await;
+                let (outcome, failure) = judge::cas(&sent.exchange);
+                tally(&mut stats, &sent, failure, i);
+                let Some(outcome) = outcome else { continue };
+                let mut cas = op(&key, OpKind::Cas, outcome, &sent);
+                cas.value = Some(value);
+                cas.expected = match seen {
+                    judge::Seen::Value(v) => Some(v),
+                    _ => None,
+                };
+                ops.push(cas);
             }
         }
-        ops.push(Op {
-            key,
-            kind: if is_write {
-                OpKind::Write
-            } else {
-                OpKind::Read
-            },
-            value: if is_write { Some(value) } else { read },
-            expected: None,
-            text: None,
-            invoke_us: micros(invoke),
-            complete_us: (outcome != Outcome::Info).then(|| micros(complete)),
-            outcome,
-        });
     }
     (ops, stats)
 }
@@ -271,80 +374,4 @@ fn request(shared: &Shared, op: &Operation, key: &str, body: Option<String>) -> 
         );
     }
     req
-}
-
-type Judged = (Outcome, Option<u64>, Option<(FailureKind, String)>);
-
-/// 2xx ok; 4xx fail (not applied); 5xx, timeouts and lost connections info
-/// (perhaps applied); a failed connect never sent anything: fail.
-fn judge_write(e: &Exchange) -> Judged {
-    match e {
-        Exchange::Answered { status, .. } if (200..300).contains(status) => {
-            (Outcome::Ok, None, None)
-        }
-        Exchange::Answered { status, body } => (
-            if (400..500).contains(status) {
-                Outcome::Fail
-            } else {
-                Outcome::Info
-            },
-            None,
-            Some((
-                FailureKind::Status,
-                format!("write: status {status}: {}", excerpt(body, 160)),
-            )),
-        ),
-        Exchange::Failed { kind, message } => (
-            if *kind == FailureKind::Connect {
-                Outcome::Fail
-            } else {
-                Outcome::Info
-            },
-            None,
-            Some((*kind, format!("write: {message}"))),
-        ),
-        // Sent and given up on: it may or may not have taken effect.
-        Exchange::Abandoned { .. } => (Outcome::Info, None, None),
-    }
-}
-
-/// The absent status reads absent; 2xx reads the integer at the pointer;
-/// anything else is a failed read (left out of the history).
-fn judge_read(e: &Exchange, spec: &KvSpec) -> Judged {
-    let fail = |kind, message: String| (Outcome::Fail, None, Some((kind, message)));
-    match e {
-        Exchange::Answered { status, .. } if *status == spec.absent_status => {
-            (Outcome::Ok, None, None)
-        }
-        Exchange::Answered { status, body } if (200..300).contains(status) => {
-            match read_integer(body, &spec.read_value) {
-                Ok(v) => (Outcome::Ok, Some(v), None),
-                Err(why) => fail(
-                    FailureKind::Check,
-                    format!("read: {why}: {}", excerpt(body, 120)),
-                ),
-            }
-        }
-        Exchange::Answered { status, body } => fail(
-            FailureKind::Status,
-            format!("read: status {status}: {}", excerpt(body, 160)),
-        ),
-        Exchange::Failed { kind, message } => fail(*kind, format!("read: {message}")),
-        // Given up on: it says nothing, like a failed read.
-        Exchange::Abandoned { .. } => (Outcome::Fail, None, None),
-    }
-}
-
-fn read_integer(body: &[u8], pointer: &str) -> Result<u64, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
-    let found = v
-        .pointer(pointer)
-        .ok_or_else(|| format!("no value at {pointer}"))?;
-    match found {
-        serde_json::Value::Number(n) => n.as_u64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| format!("the value at {pointer} is {found}, not a written integer"))
 }

@@ -33,8 +33,25 @@ pub struct KvSpec {
     #[serde(default = "defaults::absent_status")]
     pub absent_status: u16,
     /// The write: 'METHOD /path' with {key}, e.g. 'PUT /api/settings/{key}' or 'PATCH /api/settings'.
-    #[arg(long, value_name = "'METHOD /PATH'")]
-    pub write: String,
+    #[arg(long, value_name = "'METHOD /PATH'", required_unless_present_any = ["cas", "append"])]
+    #[serde(default)]
+    pub write: Option<String>,
+    /// Instead of --write, a conditional write: each write reads the key first, then sends this with If-Match: its ETag (If-None-Match: * when absent). 2xx ok, 412 fail, 5xx or no answer unknown; checked as a compare-and-set register.
+    #[arg(long, value_name = "'METHOD /PATH'", conflicts_with_all = ["write", "append"])]
+    #[serde(default)]
+    pub cas: Option<String>,
+    /// With --cas: take the version from the read's JSON at this pointer instead of its ETag header (sent back as If-Match).
+    #[arg(long, value_name = "/POINTER", requires = "cas")]
+    #[serde(default)]
+    pub version_at: Option<String>,
+    /// Instead of --write, an append: each write adds a unique integer to the key's list, and a read (--read-value pointing at the list) returns all of it; checked as an append register, so a lost, doubled or reordered append is a violation.
+    #[arg(long, value_name = "'METHOD /PATH'", conflicts_with_all = ["write", "cas"])]
+    #[serde(default)]
+    pub append: Option<String>,
+    /// With --append: JSON pointer to the integer inside each list element (default: the element itself).
+    #[arg(long, default_value = "", value_name = "/POINTER")]
+    #[serde(default)]
+    pub item_value: String,
     /// The write's body, with {value} (a unique integer per write) and {key}.
     #[arg(long, default_value = WRITE_BODY, value_name = "TEMPLATE")]
     #[serde(default = "defaults::write_body")]
@@ -148,7 +165,7 @@ pub enum KvSpecError {
     /// Not `METHOD /path`.
     #[error("bad {which} {spec:?}: use 'METHOD /path', e.g. 'GET /api/settings/{{key}}'")]
     Operation {
-        /// `--read` or `--write`.
+        /// `--read`, `--write`, `--cas` or `--append`.
         which: &'static str,
         /// As given.
         spec: String,
@@ -194,22 +211,72 @@ impl Operation {
     }
 }
 
+/// What a write is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Sets the value (`--write`).
+    Set,
+    /// Sets it if the version read just before still holds (`--cas`).
+    Cas,
+    /// Adds to the key's list (`--append`).
+    Append,
+}
+
 /// The workload, checked.
 #[derive(Clone, Debug)]
 pub struct KvPlan {
     /// The read.
     pub read: Operation,
-    /// The write.
+    /// The write, of whichever mode.
     pub write: Operation,
+    /// Which mode.
+    pub mode: WriteMode,
     /// As in [`KvSpec`].
     pub spec: KvSpec,
 }
 
+impl KvPlan {
+    /// The model the history is checked against.
+    pub fn model(&self) -> crate::history::Model {
+        match self.mode {
+            WriteMode::Set => crate::history::Model::Register,
+            WriteMode::Cas => crate::history::Model::CasRegister,
+            WriteMode::Append => crate::history::Model::Append,
+        }
+    }
+
+    /// The write as given: `PUT /k/{key}`, `cas PUT /k/{key}`, `append POST /l/{key}`.
+    pub fn write_spec(&self) -> String {
+        self.spec.write_description()
+    }
+}
+
 impl KvSpec {
+    /// The write as given: `PUT /k/{key}`, `cas PUT /k/{key}`, `append POST /l/{key}`.
+    pub fn write_description(&self) -> String {
+        match (&self.write, &self.cas, &self.append) {
+            (Some(w), _, _) => w.clone(),
+            (None, Some(c), _) => format!("cas {c}"),
+            (None, None, Some(a)) => format!("append {a}"),
+            (None, None, None) => String::new(),
+        }
+    }
+
     /// Checks the workload.
     pub fn plan(&self) -> Result<KvPlan, KvSpecError> {
         let read = Operation::parse("--read", &self.read)?;
-        let write = Operation::parse("--write", &self.write)?;
+        let (mode, which, write) = match (&self.write, &self.cas, &self.append) {
+            (Some(w), None, None) => (WriteMode::Set, "--write", w),
+            (None, Some(w), None) => (WriteMode::Cas, "--cas", w),
+            (None, None, Some(w)) => (WriteMode::Append, "--append", w),
+            _ => {
+                return Err(KvSpecError::Template(
+                    "give exactly one of --write, --cas and --append".into(),
+                ))
+            }
+        };
+        let write_text = write;
+        let write = Operation::parse(which, write)?;
         if !read.path.contains("{key}") {
             return Err(KvSpecError::Template(format!(
                 "--read {:?} must name {{key}} in its path",
@@ -218,9 +285,19 @@ impl KvSpec {
         }
         if !write.path.contains("{key}") && !self.write_body.contains("{key}") {
             return Err(KvSpecError::Template(format!(
-                "--write {:?} with body {:?} names no {{key}}",
-                self.write, self.write_body
+                "{which} {write_text:?} with body {:?} names no {{key}}",
+                self.write_body
             )));
+        }
+        for (flag, pointer) in [
+            ("--version-at", self.version_at.as_deref().unwrap_or("/")),
+            ("--item-value", &self.item_value),
+        ] {
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                return Err(KvSpecError::Template(format!(
+                    "{flag} {pointer:?} must be a JSON pointer such as /version"
+                )));
+            }
         }
         if !self.write_body.contains("{value}") {
             return Err(KvSpecError::Template(format!(
@@ -262,6 +339,7 @@ impl KvSpec {
         Ok(KvPlan {
             read,
             write,
+            mode,
             spec: self.clone(),
         })
     }

@@ -335,7 +335,7 @@ impl Step {
                 || f.duration.is_some()
             {
                 return Err(invalid(
-                    "a kv step is configured inside `kv = { … }` (read, write, write_body, keys, concurrency, requests, …)".into(),
+                    "a kv step is configured inside `kv = { … }` (read, write or cas or append, write_body, keys, requests, …)".into(),
                 ));
             }
             let server_fault = server_fault(f)?;
@@ -354,7 +354,7 @@ impl Step {
                 name: f
                     .name
                     .clone()
-                    .unwrap_or_else(|| format!("kv {} · {}", kv.read, kv.write)),
+                    .unwrap_or_else(|| format!("kv {} · {}", kv.read, kv.write_description())),
                 spec,
                 server_fault,
             }));
