@@ -175,7 +175,12 @@ proptest! {
                 expected
             );
             if result.verdict == Verdict::Violation {
-                prop_assert!(result.counterexample.is_some());
+                // The proof stands on its own: operations of the history,
+                // all of its key, and no order of them alone is possible.
+                let cx = result.counterexample.as_ref().unwrap();
+                prop_assert!(!cx.ops.is_empty());
+                prop_assert!(cx.ops.iter().all(|o| o.key == cx.key && ops.contains(o)), "{:?}", cx);
+                prop_assert!(!brute_force(&cx.ops), "{} counterexample is linearizable on its own: {:?}", name, cx);
             }
         }
     }
