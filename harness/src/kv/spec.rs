@@ -49,7 +49,12 @@ pub struct KvSpec {
     #[serde(default)]
     pub append: Option<String>,
     /// With --append: JSON pointer to the integer inside each list element (default: the element itself).
-    #[arg(long, default_value = "", hide_default_value = true, value_name = "/POINTER")]
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "/POINTER"
+    )]
     #[serde(default)]
     pub item_value: String,
     /// The write's body, with {value} (a unique integer per write) and {key}.
