@@ -106,4 +106,19 @@ mod tests {
             Some("--min-pass-rate must be between 0 and 1, got 2")
         );
     }
+
+    #[test]
+    fn a_run_exactly_at_a_threshold_passes_and_just_past_it_fails() {
+        let gate = Gate {
+            min_pass_rate: 0.99,
+            max_p99_ms: Some(50.0),
+            max_recovery_ms: None,
+        };
+        assert!(gate.judge(100, 0.99, 50.0).passed, "at both thresholds");
+        let low = gate.judge(100, 0.9899, 50.0);
+        assert_eq!(low.reasons, ["pass rate 98.99% is below the required 99%"]);
+        let slow = gate.judge(100, 1.0, 50.01);
+        assert_eq!(slow.reasons, ["p99 50.01 ms is above the allowed 50 ms"]);
+        assert!(!gate.judge(0, 1.0, 0.0).passed, "nothing judged");
+    }
 }

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""docs/mutants.md's table from cargo-mutants' outcomes: every group's
+mutants.out under the directory given (scripts/mutants.sh writes
+target/mutants/<group>/mutants.out), counted per file: caught, missed,
+unviable, timeout, and the share of viable mutants caught. Missed mutants
+are listed with their reasons from docs/mutants-equivalent.txt (a line
+"file:line: reason"), or as open holes."""
+
+import collections
+import pathlib
+import sys
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/mutants")
+kinds = ["caught", "missed", "unviable", "timeout"]
+counts = collections.defaultdict(lambda: collections.Counter())
+missed = []
+for out in sorted(root.glob("*/mutants.out")):
+    for kind in kinds:
+        f = out / f"{kind}.txt"
+        if not f.exists():
+            continue
+        for line in f.read_text().splitlines():
+            if not line.strip():
+                continue
+            path = line.split(":", 1)[0]
+            counts[path][kind] += 1
+            if kind == "missed":
+                missed.append(line)
+
+reasons = {}
+equiv = pathlib.Path("docs/mutants-equivalent.txt")
+if equiv.exists():
+    for line in equiv.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            where, _, why = line.partition(" ")
+            reasons[where.rstrip(":")] = why.strip()
+
+print("# Mutation testing: what the tests catch\n")
+print("`scripts/mutants.sh` runs [cargo-mutants](https://mutants.rs) on racegate's")
+print("cores, each file against the tests that guard it; this table is")
+print("`scripts/mutants-summary.py`'s, from the last run's outcomes. *Caught %*")
+print("is of the viable mutants (caught + missed + timeout).\n")
+print("| file | caught | missed | unviable | timeout | caught % |")
+print("|---|---|---|---|---|---|")
+for path in sorted(counts):
+    c = counts[path]
+    viable = c["caught"] + c["missed"] + c["timeout"]
+    share = f"{100 * (c['caught'] + c['timeout']) / viable:.0f} %" if viable else "–"
+    print(f"| `{path}` | {c['caught']} | {c['missed']} | {c['unviable']} | {c['timeout']} | {share} |")
+print()
+if missed:
+    print("## Missed mutants\n")
+    for line in missed:
+        where = ":".join(line.split(":")[:2])
+        why = reasons.get(where, "**open**: no test catches it yet")
+        print(f"- `{line}` — {why}")
+else:
+    print("No mutant was missed.")
