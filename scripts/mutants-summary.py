@@ -12,20 +12,31 @@ import sys
 
 root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/mutants")
 kinds = ["caught", "missed", "unviable", "timeout"]
-counts = collections.defaultdict(lambda: collections.Counter())
-missed = []
-for out in sorted(root.glob("*/mutants.out")):
+# A mutant tested again by a later run (a re-check after new tests) takes
+# that run's outcome: runs are read oldest first, and a mutant is known by
+# its file and description (line numbers move when tests are added).
+import re
+
+latest = {}
+for out in sorted(root.glob("*/mutants.out"), key=lambda p: p.stat().st_mtime):
+    seen = collections.defaultdict(list)
     for kind in kinds:
         f = out / f"{kind}.txt"
         if not f.exists():
             continue
         for line in f.read_text().splitlines():
-            if not line.strip():
-                continue
-            path = line.split(":", 1)[0]
-            counts[path][kind] += 1
-            if kind == "missed":
-                missed.append(line)
+            if line.strip():
+                key = re.sub(r":\d+:\d+:", ":", line.strip(), count=1)
+                seen[key].append((kind, line.strip()))
+    latest.update(seen)
+counts = collections.defaultdict(lambda: collections.Counter())
+missed = []
+for key, results in sorted(latest.items()):
+    path = key.split(":", 1)[0]
+    for kind, line in results:
+        counts[path][kind] += 1
+        if kind == "missed":
+            missed.append(line)
 
 reasons = {}
 equiv = pathlib.Path("docs/mutants-equivalent.txt")

@@ -234,7 +234,8 @@ pub fn check_as(
             }
         }
         if Instant::now() > deadline || max_steps >= MAX_STEPS {
-            if counterexample.is_none() && !undecided.is_empty() {
+            // A violation found meanwhile still decides (below).
+            if !undecided.is_empty() {
                 verdict = Verdict::Unknown;
             }
             break;

@@ -142,7 +142,8 @@ impl Stepper for Registers<'_> {
 }
 
 const P: u64 = (1 << 61) - 1;
-const BASES: [u64; 2] = [0x0d1c_e5a3_7b29_6f11 % P, 0x1a2b_3c4d_5e6f_7183 % P];
+/// Two bases below `P`.
+const BASES: [u64; 2] = [0x0d1c_e5a3_7b29_6f11, 0x1a2b_3c4d_5e6f_7183];
 
 fn mul(a: u64, b: u64) -> u64 {
     let x = u128::from(a) * u128::from(b);
@@ -185,7 +186,7 @@ impl Piece {
         };
         for &byte in s.as_bytes() {
             for (k, base) in BASES.into_iter().enumerate() {
-                piece.text.hash[k] = add(mul(piece.text.hash[k], base), u64::from(byte) + 1);
+                piece.text.hash[k] = add(mul(piece.text.hash[k], base), u64::from(byte));
                 piece.shift[k] = mul(piece.shift[k], base);
             }
         }
@@ -240,6 +241,83 @@ impl Stepper for Texts<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn op(kind: OpKind, value: Option<u64>, text: Option<&str>) -> Op {
+        Op {
+            key: "k".into(),
+            kind,
+            value,
+            expected: None,
+            text: text.map(Into::into),
+            invoke_us: 0,
+            complete_us: Some(1),
+            outcome: Outcome::Ok,
+        }
+    }
+
+    #[test]
+    fn models_by_name_and_the_simplest_that_fits() {
+        for m in Model::ALL {
+            assert_eq!(Model::from_name(m.name()), Some(m));
+        }
+        assert_eq!(Model::from_name("queue"), None);
+        assert!(BASES.iter().all(|&b| b < P));
+        let read = op(OpKind::Read, Some(1), None);
+        let write = op(OpKind::Write, Some(1), None);
+        let cas = op(OpKind::Cas, Some(2), None);
+        let text_read = op(OpKind::Read, None, Some("1,"));
+        let append = op(OpKind::Append, None, Some("1,"));
+        assert_eq!(
+            Model::infer(&[read.clone(), write.clone()]),
+            Model::Register
+        );
+        assert_eq!(
+            Model::infer(&[read.clone(), cas.clone()]),
+            Model::CasRegister
+        );
+        assert_eq!(
+            Model::infer(std::slice::from_ref(&text_read)),
+            Model::Append
+        );
+        assert_eq!(Model::infer(&[append.clone(), cas.clone()]), Model::Append);
+        // What each model refuses, and why.
+        let refused = |m: Model, o: &Op| {
+            m.refuses(o)
+                .map(|why| why.split(" (").next().unwrap().to_owned())
+        };
+        assert_eq!(
+            refused(Model::Register, &cas).as_deref(),
+            Some("the register model cannot take a compare-and-set")
+        );
+        assert_eq!(
+            refused(Model::CasRegister, &append).as_deref(),
+            Some("the cas-register model cannot take an append")
+        );
+        assert_eq!(
+            refused(Model::Register, &text_read).as_deref(),
+            Some("the register model cannot take a text value")
+        );
+        assert_eq!(
+            refused(Model::Append, &cas).as_deref(),
+            Some("the append model cannot take a compare-and-set")
+        );
+        assert_eq!(
+            refused(Model::Append, &read).as_deref(),
+            Some("the append model cannot take a numeric read")
+        );
+        assert_eq!(
+            refused(Model::Append, &write).as_deref(),
+            Some("the append model cannot take a write without a text")
+        );
+        for (m, o) in [
+            (Model::Register, &write),
+            (Model::CasRegister, &cas),
+            (Model::Append, &append),
+            (Model::Append, &text_read),
+        ] {
+            assert_eq!(m.refuses(o), None, "{m:?} {o:?}");
+        }
+    }
 
     #[test]
     fn appending_pieces_hashes_as_the_whole_text() {

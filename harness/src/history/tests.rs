@@ -388,3 +388,58 @@ fn made_to_order_histories_of_every_model_are_linearizable_and_break_when_tamper
         assert_eq!(c.verdict, Verdict::Violation, "{model:?}");
     }
 }
+
+#[test]
+fn every_kind_of_operation_is_described_in_words() {
+    let mut ops = vec![
+        w("k", 3, 0, 1),
+        r("k", None, 0, 1),
+        r("k", Some(3), 0, 1),
+        cas("k", Some(3), 4, Outcome::Ok, 0, 1),
+        cas("k", None, 5, Outcome::Fail, 0, 1),
+        cas("k", Some(5), 6, Outcome::Info, 0, 0),
+        text_op(OpKind::Append, "x 1 y", 0, 1),
+        text_op(OpKind::Write, "p", 0, 1),
+        text_op(OpKind::Read, "x 1 y", 0, 1),
+    ];
+    let words: Vec<String> = ops.iter().map(Op::describe).collect();
+    assert_eq!(
+        words,
+        [
+            "write 3",
+            "read → absent",
+            "read → 3",
+            "cas 3 → 4",
+            "cas absent → 5 (failed)",
+            "cas 5 → 6 (unknown)",
+            "append \"x 1 y\"",
+            "put \"p\"",
+            "read → \"x 1 y\"",
+        ]
+    );
+    ops.clear();
+}
+
+/// Porcupine's `kv/c50-bad`, key "0": a key the search cannot decide in a
+/// few hundred milliseconds.
+fn hard_key() -> Vec<Op> {
+    let text = include_str!("../../tests/fixtures/porcupine/kv/c50-bad.txt");
+    let ops = super::parse::parse(text).unwrap().ops;
+    ops.into_iter().filter(|o| o.key == "0").collect()
+}
+
+#[test]
+fn out_of_budget_is_unknown_and_the_time_spent_is_reported() {
+    let ops = hard_key();
+    let started = std::time::Instant::now();
+    let c = check(&ops, Duration::from_millis(150)).unwrap();
+    let spent = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(c.verdict, Verdict::Unknown);
+    assert!(c.counterexample.is_none());
+    // The budget was spent, and the report says how long, in ms.
+    assert!(
+        c.check_ms >= 150.0 && c.check_ms <= spent + 1.0,
+        "{} of {spent} ms",
+        c.check_ms
+    );
+}

@@ -222,6 +222,8 @@ mod tests {
         assert_eq!(version(&e, &field), Ok(Some("\"7\"".into())));
         let e = answered(200, r#"{"meta": {"v": "W/\"w\""}}"#, None);
         assert_eq!(version(&e, &field), Ok(Some("W/\"w\"".into())));
+        let e = answered(200, r#"{"meta": {"v": "r17"}}"#, None);
+        assert_eq!(version(&e, &field), Ok(Some("\"r17\"".into())));
         assert!(version(&answered(200, "{}", None), &field).is_err());
     }
 
@@ -233,6 +235,19 @@ mod tests {
         let (outcome, failure) = cas(&answered(400, "bad", None));
         assert_eq!(outcome, None);
         assert!(failure.unwrap().1.starts_with("cas: status 400"));
+    }
+
+    #[test]
+    fn a_read_that_is_not_2xx_is_a_status_failure_whatever_its_body() {
+        let s = spec(serde_json::json!({}));
+        // A 500 whose body even has a value at the pointer.
+        let (seen, failure) = read(&answered(500, r#"{"value": 3}"#, None), &s, WriteMode::Set);
+        assert_eq!(seen, None);
+        let (kind, message) = failure.unwrap();
+        assert_eq!(kind, FailureKind::Status);
+        assert!(message.starts_with("read: status 500"), "{message}");
+        let (seen, _) = read(&answered(200, r#"{"value": 3}"#, None), &s, WriteMode::Set);
+        assert_eq!(seen, Some(Seen::Value(3)));
     }
 
     #[test]
