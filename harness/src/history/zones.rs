@@ -99,10 +99,11 @@ pub(super) fn check_unique_register(ops: &[&Op]) -> Option<ZoneViolation> {
     }
     for (s, f, inner) in backward {
         // The forward zone starting last before `s`: disjoint and sorted, so
-        // it is the only one that can hold [s, f] strictly inside.
+        // it is the only one that can hold [s, f] strictly inside. It starts
+        // strictly before `s` (a zone starting at `s` only touches).
         let at = forward.partition_point(|z| z.0 < s);
-        if let Some(&(zf, zs, outer)) = at.checked_sub(1).map(|i| &forward[i]) {
-            if zf < s && f < zs {
+        if let Some(&(_, zs, outer)) = at.checked_sub(1).map(|i| &forward[i]) {
+            if f < zs {
                 return Some(ZoneViolation::Inside { inner, outer });
             }
         }
