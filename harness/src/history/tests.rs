@@ -391,7 +391,7 @@ fn made_to_order_histories_of_every_model_are_linearizable_and_break_when_tamper
 
 #[test]
 fn every_kind_of_operation_is_described_in_words() {
-    let mut ops = vec![
+    let ops = [
         w("k", 3, 0, 1),
         r("k", None, 0, 1),
         r("k", Some(3), 0, 1),
@@ -417,7 +417,6 @@ fn every_kind_of_operation_is_described_in_words() {
             "read → \"x 1 y\"",
         ]
     );
-    ops.clear();
 }
 
 /// Porcupine's `kv/c50-bad`, key "0": a key the search cannot decide in a

@@ -292,16 +292,13 @@ async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunS
                 let sent = send(shared, &mut client, req, i).await;
                 let (outcome, failure) = judge::write(&sent.exchange);
                 tally(&mut stats, &sent, failure, i);
-                let mut write = if plan.mode == WriteMode::Set {
-                    let mut write = op(&key, OpKind::Write, outcome, &sent);
+                let mut write = op(&key, OpKind::Write, outcome, &sent);
+                if plan.mode == WriteMode::Set {
                     write.value = Some(value);
-                    write
                 } else {
-                    let mut append = op(&key, OpKind::Append, outcome, &sent);
-                    append.text = Some(crate::history::parse::element(value));
-                    append
-                };
-                write.outcome = outcome;
+                    write.kind = OpKind::Append;
+                    write.text = Some(crate::history::parse::element(value));
+                }
                 ops.push(write);
             }
             WriteMode::Cas => {
