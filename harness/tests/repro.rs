@@ -91,6 +91,12 @@ fn every_catalogue_entry_is_detected_and_every_fix_holds() {
             before["detected_trials"].as_u64().unwrap() >= 1,
             "{bug}: {before}"
         );
+        // And what it observed is recorded, for --compare.
+        let evidence = &before["evidence"];
+        assert!(
+            evidence["step"].is_string() && evidence["seen"].is_string(),
+            "{bug}: no evidence: {before}"
+        );
         assert_eq!(
             variant("after")["verdict"],
             "pass",

@@ -7,7 +7,10 @@
 
 use super::wgl::Stuck;
 use super::zones::ZoneViolation;
-use super::{Counterexample, Op, OpKind, Outcome};
+use super::{Anomaly, Counterexample, Op, OpKind, Outcome};
+
+/// A witness: its operations, the anomaly they show, and the sentence.
+type Witness = (Vec<Op>, Anomaly, String);
 
 /// The counterexample for `key`, whose relevant operations are `ops`; the
 /// register patterns are looked for only where `register` says the key is
@@ -19,7 +22,7 @@ pub(super) fn counterexample(
     register: bool,
 ) -> Counterexample {
     let name = display_name(key);
-    let (mut witness, explanation) = register
+    let (mut witness, anomaly, explanation) = register
         .then(|| witness(name, ops))
         .flatten()
         .or_else(|| twice_from_one_value(name, ops))
@@ -35,6 +38,7 @@ pub(super) fn counterexample(
     Counterexample {
         key: key.to_owned(),
         ops: witness,
+        anomaly,
         explanation,
     }
 }
@@ -42,7 +46,7 @@ pub(super) fn counterexample(
 /// The counterexample for a violation the zones found.
 pub(super) fn from_zones(key_name: &str, ops: &[&Op], violation: &ZoneViolation) -> Counterexample {
     let key = display_name(key_name);
-    let (mut witness, explanation) = witness(key, ops).unwrap_or_else(|| {
+    let (mut witness, anomaly, explanation) = witness(key, ops).unwrap_or_else(|| {
         // The clusters involved: a write and the reads of its value.
         let cluster = |c: Option<usize>| -> Vec<Op> {
             let value = c.and_then(|w| ops[w].value);
@@ -64,6 +68,7 @@ pub(super) fn from_zones(key_name: &str, ops: &[&Op], violation: &ZoneViolation)
                 both.extend(cluster(*b));
                 (
                     both,
+                    Anomaly::NoOrder,
                     format!(
                         "no order of {key}'s operations explains every read: the value {} must stay visible while {} is written and read, and the other way round",
                         name(*a),
@@ -76,6 +81,7 @@ pub(super) fn from_zones(key_name: &str, ops: &[&Op], violation: &ZoneViolation)
                 both.extend(cluster(*inner));
                 (
                     both,
+                    Anomaly::NoOrder,
                     format!(
                         "no order of {key}'s operations explains every read: {} can only take effect while {} must stay visible",
                         name(*inner),
@@ -85,6 +91,11 @@ pub(super) fn from_zones(key_name: &str, ops: &[&Op], violation: &ZoneViolation)
             }
             ZoneViolation::Unwritten { read } | ZoneViolation::BeforeWrite { read, .. } => (
                 vec![ops[*read].clone()],
+                if matches!(violation, ZoneViolation::Unwritten { .. }) {
+                    Anomaly::UnwrittenValue
+                } else {
+                    Anomaly::FutureRead
+                },
                 format!("no order of {key}'s operations explains the read of {}", value(ops[*read].value)),
             ),
         }
@@ -94,6 +105,7 @@ pub(super) fn from_zones(key_name: &str, ops: &[&Op], violation: &ZoneViolation)
     Counterexample {
         key: key_name.to_owned(),
         ops: witness,
+        anomaly,
         explanation,
     }
 }
@@ -120,7 +132,7 @@ fn before(a: &Op, b: &Op) -> bool {
     a.complete_us.is_some_and(|c| c < b.invoke_us)
 }
 
-fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
+fn witness(key: &str, ops: &[&Op]) -> Option<Witness> {
     let writes: Vec<&Op> = ops
         .iter()
         .copied()
@@ -145,6 +157,7 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
                 if let Some(w) = done_writes.iter().find(|w| before(w, r)) {
                     return Some((
                         vec![(*w).clone(), (*r).clone()],
+                        Anomaly::StaleRead,
                         format!(
                             "read of {key} returned absent at {}–{}, after write {} completed at {}",
                             ms(r.invoke_us),
@@ -159,6 +172,7 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
                 let Some(w) = written(v) else {
                     return Some((
                         vec![(*r).clone()],
+                        Anomaly::UnwrittenValue,
                         format!(
                             "read of {key} returned {v} at {}–{}, a value no write wrote",
                             ms(r.invoke_us),
@@ -169,6 +183,7 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
                 if before(r, w) {
                     return Some((
                         vec![(*r).clone(), w.clone()],
+                        Anomaly::FutureRead,
                         format!(
                             "read of {key} returned {v}, completing at {}, before write {v} was invoked at {}",
                             ms(done),
@@ -182,6 +197,7 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
                 {
                     return Some((
                         vec![w.clone(), (*w2).clone(), (*r).clone()],
+                        Anomaly::StaleRead,
                         format!(
                             "read of {key} returned {v} at {}–{}, after write {} completed at {}; write {v} had completed at {}, before write {} began at {}",
                             ms(r.invoke_us),
@@ -215,6 +231,7 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
                 ops.extend(w0.cloned());
                 return Some((
                     ops,
+                    Anomaly::StaleRead,
                     format!(
                         "read of {key} returned {} at {}, after an earlier read (done at {}) had returned the newer {}",
                         value(r2.value),
@@ -233,7 +250,7 @@ fn witness(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
 /// from one value both succeeded. Where every write and every cas set a
 /// distinct value and nothing deletes, a value (or "absent") is left once
 /// and never comes back, so only one compare-and-set from it can succeed.
-fn twice_from_one_value(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
+fn twice_from_one_value(key: &str, ops: &[&Op]) -> Option<Witness> {
     let mut set = std::collections::HashSet::new();
     let distinct = ops
         .iter()
@@ -252,6 +269,7 @@ fn twice_from_one_value(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
         if let Some(first) = first_from.insert(cas.expected, cas) {
             return Some((
                 vec![first.clone(), cas.clone()],
+                Anomaly::LostUpdate,
                 format!(
                     "two compare-and-sets of {key} from {} both succeeded: {} at {} and {} at {}; {} was left once and never came back, so only one of them can have seen it",
                     value(cas.expected),
@@ -267,11 +285,12 @@ fn twice_from_one_value(key: &str, ops: &[&Op]) -> Option<(Vec<Op>, String)> {
     None
 }
 
-fn around_the_stuck_point(key: &str, ops: &[&Op], stuck: &Stuck) -> (Vec<Op>, String) {
+fn around_the_stuck_point(key: &str, ops: &[&Op], stuck: &Stuck) -> Witness {
     let Some(blocking) = stuck.blocking.map(|i| ops[i]) else {
         let all: Vec<Op> = ops.iter().take(10).map(|o| (*o).clone()).collect();
         return (
             all,
+            Anomaly::NoOrder,
             format!("no order of {key}'s operations explains every read"),
         );
     };
@@ -293,6 +312,7 @@ fn around_the_stuck_point(key: &str, ops: &[&Op], stuck: &Stuck) -> (Vec<Op>, St
     window.push(blocking.clone());
     (
         window,
+        Anomaly::NoOrder,
         format!(
             "no order of {key}'s operations explains every read: after {} operations in a valid order, the {} at {} cannot take effect before it completes",
             stuck.linearized.len(),

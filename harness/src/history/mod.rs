@@ -114,8 +114,44 @@ pub struct Counterexample {
     pub key: String,
     /// The proving operations, by invocation time.
     pub ops: Vec<Op>,
+    /// The kind of anomaly they show, the same from run to run where the
+    /// operations and times are not.
+    #[serde(default)]
+    pub anomaly: Anomaly,
     /// Why no order explains them, in words.
     pub explanation: String,
+}
+
+/// What kind of violation a counterexample shows, named as Jepsen's
+/// anomalies are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anomaly {
+    /// A read returned a value older than one already written, or than an
+    /// earlier read had returned (absent after a completed write included).
+    StaleRead,
+    /// A read returned a value no write wrote.
+    UnwrittenValue,
+    /// A read completed before the write of its value began.
+    FutureRead,
+    /// Two compare-and-sets from one value both succeeded.
+    LostUpdate,
+    /// No order explains every read, and no simpler pattern says why.
+    #[default]
+    NoOrder,
+}
+
+impl Anomaly {
+    /// The anomaly in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Anomaly::StaleRead => "stale read",
+            Anomaly::UnwrittenValue => "read of a value never written",
+            Anomaly::FutureRead => "read of a value before its write began",
+            Anomaly::LostUpdate => "lost update (two compare-and-sets from one value)",
+            Anomaly::NoOrder => "no order explains every read",
+        }
+    }
 }
 
 /// What checking a history found.

@@ -81,6 +81,7 @@ fn the_classic_violations_are_found_and_explained() {
     let cx = c.counterexample.unwrap();
     assert_eq!(cx.key, "x");
     assert_eq!(cx.ops.len(), 3);
+    assert_eq!(cx.anomaly, Anomaly::StaleRead);
     assert!(
         cx.explanation.contains("read of x returned 1"),
         "{}",
@@ -98,12 +99,9 @@ fn the_classic_violations_are_found_and_explained() {
         Duration::from_secs(5),
     )
     .unwrap();
-    assert_eq!(c.verdict, Verdict::Violation);
-    assert!(c
-        .counterexample
-        .unwrap()
-        .explanation
-        .contains("before write 7 was invoked"));
+    let cx = c.counterexample.unwrap();
+    assert!(cx.explanation.contains("before write 7 was invoked"));
+    assert_eq!(cx.anomaly, Anomaly::FutureRead);
 
     // Absent after a completed write (a lost write).
     let c = check(
@@ -111,12 +109,9 @@ fn the_classic_violations_are_found_and_explained() {
         Duration::from_secs(5),
     )
     .unwrap();
-    assert_eq!(c.verdict, Verdict::Violation);
-    assert!(c
-        .counterexample
-        .unwrap()
-        .explanation
-        .contains("returned absent"));
+    let cx = c.counterexample.unwrap();
+    assert!(cx.explanation.contains("returned absent"));
+    assert_eq!(cx.anomaly, Anomaly::StaleRead);
 
     // Reads going back in time: both writes overlap both reads' start, but
     // once a read saw 2, a later read cannot see 1 again.
@@ -254,6 +249,18 @@ fn cas_verdict(ops: &[Op]) -> Verdict {
     if c.verdict == Verdict::Violation {
         let cx = c.counterexample.unwrap();
         assert!(cx.ops.iter().all(|o| ops.contains(o)), "{cx:?}");
+        // Two successes from one value are named for what they are.
+        let from_one = ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Cas && o.outcome == Outcome::Ok);
+        let lost = from_one.clone().any(|a| {
+            from_one
+                .clone()
+                .filter(|b| b.expected == a.expected)
+                .count()
+                > 1
+        });
+        assert_eq!(cx.anomaly == Anomaly::LostUpdate, lost, "{cx:?}");
     }
     c.verdict
 }

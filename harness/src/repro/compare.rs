@@ -1,6 +1,7 @@
 //! `--compare DIR`: do committed reports still hold? Each scenario's fresh
-//! verdicts and symptoms are compared with `DIR/<scenario>/repro.json`;
-//! numbers may differ, verdicts and symptoms may not.
+//! verdicts, symptoms and evidence (what the detection observed: the
+//! cluster, history anomaly or state check, see `evidence.rs`) are compared
+//! with `DIR/<scenario>/repro.json`; numbers may differ, the rest may not.
 
 use std::path::Path;
 
@@ -43,12 +44,17 @@ pub fn differences(fresh: &ScenarioReport, committed_dir: &Path) -> Vec<String> 
                 fresh.scenario, v.name, old["verdict"]
             ));
         }
-        let symptom = serde_json::to_value(&v.symptom).unwrap_or(Value::Null);
-        if old["symptom"] != symptom {
-            out.push(format!(
-                "{} / {}: symptom {symptom}, committed {}",
-                fresh.scenario, v.name, old["symptom"]
-            ));
+        for (field, value) in [
+            ("symptom", serde_json::to_value(&v.symptom)),
+            ("evidence", serde_json::to_value(&v.evidence)),
+        ] {
+            let value = value.unwrap_or(Value::Null);
+            if old[field] != value {
+                out.push(format!(
+                    "{} / {}: {field} {value}, committed {}",
+                    fresh.scenario, v.name, old[field]
+                ));
+            }
         }
     }
     for old in &committed_variants {

@@ -13,6 +13,7 @@
 //! [`run`] returns a [`ReproOutcome`]; the CLI maps it to an exit code.
 
 mod compare;
+mod evidence;
 mod minimize;
 mod nemesis;
 pub mod render;

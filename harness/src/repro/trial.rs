@@ -9,12 +9,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use super::evidence;
 use super::nemesis::{Nemesis, StepError};
 use super::server::ServerProcess;
 use super::verdict::{StateSummary, Trials};
 use super::ReproError;
-use crate::check::Symptom;
-use crate::cluster::FailureCluster;
 use crate::console::warn;
 use crate::engine::get_once;
 use crate::history::{HistoryCheck, Verdict};
@@ -124,12 +123,14 @@ pub(super) async fn run_variant(
                     if step_failed {
                         trials.note_failure(trial, &f.name, &why.join("; "));
                     }
+                    // Halted, the engine saw the symptom in a response.
                     let seen = match &halt {
-                        Some(_) => report.halted,
-                        None => {
-                            step_failed
-                                && symptom.is_none_or(|s| shown_in(s, &report.failure_clusters))
+                        Some(_) if report.halted => {
+                            Some(evidence::of_halt(&f.name, symptom, &report))
                         }
+                        Some(_) => None,
+                        None if step_failed => evidence::of_step(&f.name, symptom, &report, &why),
+                        None => None,
                     };
                     match &mut fire_reports[i] {
                         Some(r) => r.merge(&report).map_err(|source| ReproError::Merge {
@@ -162,10 +163,8 @@ pub(super) async fn run_variant(
                         trials.note_failure(trial, &k.name, &report.gate.reasons.join("; "));
                     }
                     let seen = step_failed
-                        && symptom.is_none_or(|s| {
-                            report.gate.reasons.iter().any(|r| s.matches(r))
-                                || shown_in(s, &report.failure_clusters)
-                        });
+                        .then(|| evidence::of_step(&k.name, symptom, &report, &report.gate.reasons))
+                        .flatten();
                     match &mut fire_reports[i] {
                         // Counts add up over trials; each trial's history is
                         // its own, so the report keeps the worst verdict.
@@ -190,23 +189,25 @@ pub(super) async fn run_variant(
                     match outcome {
                         Ok(()) => {
                             summary.passed_trials += 1;
-                            (false, false)
+                            (false, None)
                         }
                         Err(m) => {
                             summary.failed_trials += 1;
                             summary.first_failure.get_or_insert_with(|| m.clone());
                             trials.note_failure(trial, &s.name, &m);
-                            let seen = symptom.is_none_or(|s| s.matches(&m));
-                            (true, seen)
+                            (true, evidence::of_state(&s.name, symptom, &m))
                         }
                     }
                 }
             };
             failed |= step_failed;
-            if seen && !detected && trials.detecting_step.is_none() {
-                trials.detecting_step = Some(i);
+            if let Some(seen) = seen {
+                if trials.detecting_step.is_none() {
+                    trials.detecting_step = Some(i);
+                    trials.evidence = Some(seen);
+                }
+                detected = true;
             }
-            detected |= seen;
             if detected && halt.is_some() {
                 // The verdict is certain; the rest would only be waiting.
                 break;
@@ -273,13 +274,6 @@ fn worse(a: Option<HistoryCheck>, b: Option<HistoryCheck>) -> Option<HistoryChec
         (Some(a), _) => Some(a),
         (None, b) => b,
     }
-}
-
-/// Whether any failure kept in `clusters` shows `symptom`.
-fn shown_in(symptom: &Symptom, clusters: &[FailureCluster]) -> bool {
-    clusters.iter().any(|c| {
-        symptom.matches(&c.message) || c.examples.iter().any(|e| symptom.matches(&e.detail))
-    })
 }
 
 async fn state_step(step: &StateStep, addr: SocketAddr) -> Result<(), String> {

@@ -12,6 +12,7 @@
 
 use serde::Serialize;
 
+use super::evidence::Evidence;
 use crate::check::Symptom;
 use crate::cluster::{Clusters, FailureCluster};
 use crate::rate::{clean_requests_for_floor, PassRate};
@@ -20,7 +21,7 @@ use crate::scenario::{Expect, VerdictSpec};
 
 /// The version of `repro.json`'s layout; `schema/repro.schema.json`
 /// describes it.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A variant's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -69,6 +70,8 @@ pub struct Trials {
     pub stopped_early: bool,
     /// The first step that showed the symptom, in the first trial that did.
     pub detecting_step: Option<usize>,
+    /// What that step showed.
+    pub evidence: Option<Evidence>,
     /// Why the first failed trial failed: its trial, step and reasons.
     pub first_failure: Option<String>,
 }
@@ -102,6 +105,9 @@ pub struct VariantReport {
     pub failed_trials: u32,
     /// Trials in which the bug was detected (its symptom seen).
     pub detected_trials: u32,
+    /// What the first detection observed (`None` when nothing showed the
+    /// symptom): `--compare` holds a fresh run to it.
+    pub evidence: Option<Evidence>,
     /// Why the first failed trial failed (trial, step, reasons).
     pub first_failure: Option<String>,
     /// Whether trials stopped at the first certain detection.
@@ -257,6 +263,7 @@ impl VariantReport {
             trials: trials.run,
             failed_trials: trials.failed,
             detected_trials: trials.detected,
+            evidence: trials.evidence,
             first_failure: trials.first_failure,
             stopped_early: trials.stopped_early,
             trials_needed,

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    clusters, got_something_wrong, history_violations, level_cells, step_words, steps,
-    variant_rows, NON_MONOTONIC,
+    clusters, evidence_line, got_something_wrong, history_violations, level_cells, step_words,
+    steps, variant_rows, NON_MONOTONIC,
 };
 use crate::render::markdown::{cell, code};
 use crate::render::text::percent;
@@ -43,6 +43,9 @@ pub fn page(r: &ScenarioReport) -> String {
         let _ = writeln!(s, "\n## What `{}` got wrong\n", v.name);
         if let Some(f) = &v.first_failure {
             let _ = writeln!(s, "- first failed trial: {}", cell(f));
+        }
+        if let Some(e) = &v.evidence {
+            let _ = writeln!(s, "- the symptom, as observed: {}", cell(&evidence_line(e)));
         }
         for st in v.state_checks.iter().filter(|c| c.failed_trials > 0) {
             let _ = writeln!(

@@ -16,6 +16,7 @@ pub mod terminal;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::evidence::{Evidence, Source};
 use super::verdict::{Level, ScenarioReport, VariantReport, Verdict};
 use crate::outcome::FailureKind;
 use crate::render::files::{write_pages, WriteError};
@@ -50,6 +51,21 @@ fn rate_line(v: &VariantReport) -> String {
         line.push_str(", history not linearizable");
     }
     line
+}
+
+/// What the first detection observed, in words.
+fn evidence_line(e: &Evidence) -> String {
+    let source = match e.source {
+        Source::Cluster => "a failure cluster",
+        Source::History => "the history check",
+        Source::State => "a state check",
+        Source::Gate => "the gate",
+    };
+    format!(
+        "{source} of step \"{}\": {}",
+        e.step,
+        truncate(&e.seen, CLUSTER_CHARS)
+    )
 }
 
 /// The explanations of the kv steps whose history was not linearizable.

@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::{clusters, history_violations, level_cells, rate_line, verdict_words, NON_MONOTONIC};
+use super::{
+    clusters, evidence_line, history_violations, level_cells, rate_line, verdict_words,
+    NON_MONOTONIC,
+};
 use crate::report::Report;
 use crate::repro::verdict::{Minimal, ScenarioReport};
 
@@ -43,6 +46,9 @@ pub fn table(r: &ScenarioReport, quiet: bool) -> String {
             if let Some(f) = &v.first_failure {
                 let _ = writeln!(s, "      first failure: {f}");
             }
+        }
+        if let Some(e) = &v.evidence {
+            let _ = writeln!(s, "      observed: {}", evidence_line(e));
         }
         for line in v.steps.iter().filter_map(Report::faults_line) {
             let _ = writeln!(s, "      {line}");
