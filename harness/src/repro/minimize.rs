@@ -1,10 +1,11 @@
 //! `racegate repro --minimize`: the smallest reproduction. For a variant
 //! expected to fail, the fire step that first showed the symptom is run at
-//! lower and lower concurrency — halving, then bisecting between the last
-//! level that reproduced and the first that did not — and then, at the
-//! smallest concurrency, with fewer and fewer requests, each level for K
-//! fresh trials. A level reproduces when the symptom is seen in at least
-//! 90 % of its trials.
+//! lower and lower concurrency — halving down to 1, then bisecting between
+//! the smallest level that reproduced and the largest below it that did not
+//! — and then, at the smallest concurrency, with fewer and fewer requests,
+//! each level for K fresh trials. A level reproduces when the symptom is
+//! seen in at least 90 % of its trials; where a level reproduces below one
+//! that did not, the result is flagged non-monotonic.
 
 use std::path::Path;
 
@@ -71,22 +72,27 @@ pub(super) async fn minimize(
         levels.push(level);
         Ok(ok)
     };
-    // Concurrency: halve while it reproduces, then bisect the gap.
+    // Concurrency: halve down to 1, keeping the smallest level that
+    // reproduces, then bisect the gap above the largest that did not below
+    // it. Halving on past a level that does not reproduce costs a few small
+    // levels, and is how a bug that comes back at lower concurrency is seen
+    // at all (and flagged non-monotonic).
     let requests0 = fire.requests;
     let mut good = fire.concurrency;
     if !try_level(good, requests0).await? {
         return Ok(Some(finish(fire.name.clone(), good, requests0, levels)));
     }
-    let mut bad = 0;
-    while good > 1 {
-        let half = good / 2;
-        if try_level(half, requests0.max(half as u64)).await? {
-            good = half;
+    let mut missed = Vec::new();
+    let mut c = good;
+    while c > 1 {
+        c /= 2;
+        if try_level(c, requests0.max(c as u64)).await? {
+            good = c;
         } else {
-            bad = half;
-            break;
+            missed.push(c);
         }
     }
+    let mut bad = missed.into_iter().filter(|&m| m < good).max().unwrap_or(0);
     while good - bad > 1 && bad > 0 {
         let mid = bad + (good - bad) / 2;
         if try_level(mid, requests0.max(mid as u64)).await? {
