@@ -73,12 +73,11 @@ pub fn clean_requests_for_floor(floor: f64) -> Option<u64> {
         return Some(0);
     }
     let z2 = Z95 * Z95;
-    let mut n = (floor * z2 / (1.0 - floor)).ceil() as u64;
-    // Guard the float edge: step until the bound really reaches the floor.
-    while wilson_ci95(n, n)[0] < floor {
-        n += 1;
-    }
-    Some(n)
+    let n = (floor * z2 / (1.0 - floor)).ceil() as u64;
+    // Guard the float edge: step until the bound really reaches the floor,
+    // which the formula's rounding puts within a step or two (a bounded
+    // loop: no floor can make it spin).
+    (n..n + 16).find(|&n| wilson_ci95(n, n)[0] >= floor)
 }
 
 #[cfg(test)]
@@ -107,5 +106,12 @@ mod tests {
         assert!(wilson_ci95(n, n)[0] >= 0.99);
         assert!(wilson_ci95(n - 1, n - 1)[0] < 0.99);
         assert_eq!(clean_requests_for_floor(1.0), None);
+        // The fewest, at every floor: one fewer falls short.
+        for floor in [0.5, 0.9, 0.95, 0.999, 0.9999] {
+            let n = clean_requests_for_floor(floor).unwrap();
+            assert!(wilson_ci95(n, n)[0] >= floor, "{floor}: {n}");
+            assert!(wilson_ci95(n - 1, n - 1)[0] < floor, "{floor}: {n}");
+        }
+        assert_eq!(clean_requests_for_floor(0.0), Some(0));
     }
 }

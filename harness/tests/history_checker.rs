@@ -228,3 +228,59 @@ fn touching_zones_are_not_an_overlap() {
         }
     }
 }
+
+/// After a failed search the explanation starts from the deepest attempt:
+/// the longest valid order found, and the operation that blocked it. Here
+/// the search meets five dead ends, in this order: the empty get after the
+/// append (1 operation in), the get of `1,3,` after `get "" · 1, · 2,` (3
+/// in: the deepest), then 2, 1 and 0 in as it backs out. Of two attempts
+/// equally deep, the first is shown.
+#[test]
+fn the_counterexample_starts_from_the_deepest_attempt() {
+    let op = |kind, text: &str, from, to| Op {
+        key: "k".into(),
+        kind,
+        value: None,
+        expected: None,
+        text: Some(text.into()),
+        invoke_us: from,
+        complete_us: Some(to),
+        outcome: Outcome::Ok,
+    };
+    let history = [
+        op(OpKind::Append, "1,", 0, 25),
+        op(OpKind::Read, "", 10, 20),
+        op(OpKind::Append, "2,", 30, 40),
+        op(OpKind::Read, "1,3,", 50, 60),
+    ];
+    let c = check(&history, Duration::from_secs(5)).unwrap();
+    assert_eq!(c.verdict, Verdict::Violation);
+    let cx = c.counterexample.unwrap();
+    assert!(
+        cx.explanation.contains(
+            "after 3 operations in a valid order, the read → \"1,3,\" at 0.050 ms cannot take effect"
+        ),
+        "{}",
+        cx.explanation
+    );
+    // Two attempts 3 in: `1, · 2, · get 1,2,` blocked by the get of `2,1,`,
+    // then `2, · 1, · get 2,1,` blocked by the get of `1,2,`. The first
+    // deepest is the one shown.
+    let history = [
+        op(OpKind::Append, "1,", 0, 10),
+        op(OpKind::Append, "2,", 1, 11),
+        op(OpKind::Read, "1,2,", 20, 30),
+        op(OpKind::Read, "2,1,", 21, 29),
+    ];
+    let cx = check(&history, Duration::from_secs(5))
+        .unwrap()
+        .counterexample
+        .unwrap();
+    assert!(
+        cx.explanation.contains(
+            "after 3 operations in a valid order, the read → \"2,1,\" at 0.021 ms cannot take effect"
+        ),
+        "{}",
+        cx.explanation
+    );
+}
