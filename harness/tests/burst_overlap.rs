@@ -1,5 +1,11 @@
 //! `--burst` really overlaps: every round's C requests are in flight at the
-//! server at once, even when the server's response times vary.
+//! server at once, even when the server's response times vary, and no
+//! request of a round is sent before the round before it was answered.
+//!
+//! Checked on events, not on time: each request is held at the server until
+//! all C of its round have arrived (a round the engine did not send at once
+//! never completes, and its requests answer 500 after 10 s), and on arrival
+//! it checks that every request of the earlier rounds had been answered.
 
 mod common;
 
@@ -14,23 +20,41 @@ use racegate::Fire;
 async fn every_burst_round_is_fully_concurrent_at_the_server() {
     const C: usize = 24;
     const ROUNDS: usize = 6;
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let full_overlaps = Arc::new(AtomicUsize::new(0));
-    let (f, o) = (Arc::clone(&in_flight), Arc::clone(&full_overlaps));
+    let (arrived, _) = tokio::sync::watch::channel(0usize);
+    let arrived = Arc::new(arrived);
+    let answered = Arc::new(AtomicUsize::new(0));
+    let early = Arc::new(AtomicUsize::new(0));
+    let (a, d, e) = (
+        Arc::clone(&arrived),
+        Arc::clone(&answered),
+        Arc::clone(&early),
+    );
     let addr = serve(handler(move |body| {
-        let (in_flight, full) = (Arc::clone(&f), Arc::clone(&o));
+        let (arrived, answered, early) = (Arc::clone(&a), Arc::clone(&d), Arc::clone(&e));
         async move {
-            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            if now == C {
-                full.fetch_add(1, Ordering::SeqCst);
+            let mut nth = 0;
+            arrived.send_modify(|n| {
+                nth = *n;
+                *n += 1;
+            });
+            let round = nth / C;
+            if answered.load(Ordering::SeqCst) < round * C {
+                early.fetch_add(1, Ordering::SeqCst);
             }
-            // Uneven service times, so workers drift apart without a barrier;
-            // the shortest (150 ms) is far longer than a loaded machine
-            // takes to get a round's requests to the server.
-            let i = index_of(&body);
-            tokio::time::sleep(Duration::from_millis(150 + (i % 5) * 25)).await;
-            in_flight.fetch_sub(1, Ordering::SeqCst);
-            Answer::Respond(200, r#"{"response": 1}"#.into())
+            let mut rx = arrived.subscribe();
+            let all_here = rx.wait_for(|&n| n >= (round + 1) * C);
+            let together = tokio::time::timeout(Duration::from_secs(10), all_here)
+                .await
+                .is_ok_and(|r| r.is_ok());
+            // Uneven service times, so workers would drift apart without
+            // the engine's barrier between rounds.
+            tokio::time::sleep(Duration::from_millis((index_of(&body) % 5) * 10)).await;
+            answered.fetch_add(1, Ordering::SeqCst);
+            if together {
+                Answer::Respond(200, r#"{"response": 1}"#.into())
+            } else {
+                Answer::Respond(500, r#"{"error": "the round never all arrived"}"#.into())
+            }
         }
     }))
     .await;
@@ -38,15 +62,16 @@ async fn every_burst_round_is_fully_concurrent_at_the_server() {
         .concurrency(C)
         .requests((C * ROUNDS) as u64)
         .burst()
+        .timeout(Duration::from_secs(30))
         .run()
         .await
         .unwrap();
     report.assert_pass_rate(1.0);
     assert_eq!(report.total, (C * ROUNDS) as u64);
     assert_eq!(
-        full_overlaps.load(Ordering::SeqCst),
-        ROUNDS,
-        "each round reached {C} requests in flight at once"
+        early.load(Ordering::SeqCst),
+        0,
+        "requests sent before the round before them was answered"
     );
 }
 

@@ -1,8 +1,8 @@
 //! The timeline shows when a run broke, and `report.html` shows it offline:
 //!
-//! - a server that answers well for 1.5 s and then fails: every bucket
-//!   wholly before the break holds no failure, every bucket wholly after it
-//!   no pass, and the buckets sum to the totals;
+//! - a server that answers well for 1.5 s and then fails, asked one
+//!   request at a time: buckets of passes, at most one holding the break,
+//!   then buckets of failures, summing to the totals;
 //! - the page references nothing outside itself;
 //! - it renders in a real browser (headless Chromium) to a page that is not
 //!   blank. Without Chromium that test says so and passes, unless
@@ -34,21 +34,24 @@ fn breaking_at(break_at: SystemTime) -> Handler {
     })
 }
 
-/// How far from the break a bucket must end (or begin) to be judged.
-const SLACK_MS: u64 = 200;
-
 fn sums(t: &TimelineReport) -> (u64, u64, u64) {
     t.buckets.iter().fold((0, 0, 0), |(s, p, f), b| {
         (s + b.sent, p + b.passed, f + b.failed)
     })
 }
 
+/// One request at a time, so each is sent after the one before it was
+/// answered: the server's verdicts, in the order it received them, are the
+/// verdicts in the order they were sent — passes, then failures — however
+/// slow the machine. The buckets, laid by send time, must show exactly that:
+/// buckets of passes only, at most one bucket holding the break, then
+/// buckets of failures only. No wall-clock slack is needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_buckets_show_the_break() {
     let break_at = SystemTime::now() + Duration::from_millis(1500);
     let addr = serve(breaking_at(break_at)).await;
     let report = Fire::post(format!("http://{addr}/"), r#"{"i": {i}}"#)
-        .concurrency(8)
+        .concurrency(1)
         .duration(Duration::from_secs(3))
         .timeline_bucket(Duration::from_millis(100))
         .run()
@@ -62,41 +65,54 @@ async fn the_buckets_show_the_break() {
         "buckets lie on the wall-clock grid"
     );
     assert_eq!(sums(t), (report.total, report.passed, report.failed));
-    let break_ms = unix_ms(break_at);
-    let (mut before, mut after) = (0, 0);
-    for b in &t.buckets {
-        let (from, to) = (
-            t.start_unix_ms + b.t_ms,
-            t.start_unix_ms + b.t_ms + t.bucket_ms,
-        );
+    let (mut before, mut mixed, mut after) = (0, 0, 0);
+    for b in t.buckets.iter().filter(|b| b.sent > 0) {
         assert_eq!(b.sent, b.passed + b.failed);
         assert_eq!(b.failed, b.failed_by_kind.values().sum::<u64>());
-        // A bucket holds the requests *sent* in it; one sent just before the
-        // break can reach the server after it, later still on a loaded
-        // machine (CI saw 8 such failures in the last bucket before the
-        // break; a stalled 2-core machine can hold a request 100 ms and
-        // more). Buckets within SLACK_MS of the break are left out.
-        if to + SLACK_MS <= break_ms {
-            assert_eq!(b.failed, 0, "bucket at {} ms, before the break", b.t_ms);
-            before += u64::from(b.sent > 0);
-        } else if from >= break_ms + SLACK_MS {
-            assert_eq!(b.passed, 0, "bucket at {} ms, after the break", b.t_ms);
-            after += u64::from(b.sent > 0);
-            if b.failed > 0 {
-                assert_eq!(b.failed_by_cluster, vec![[0, b.failed]], "one cluster");
-            }
-        }
-        if b.sent > 0 {
-            let l = b.latency_ms.expect("answered requests have a latency");
+        // A pass reached the server before the break, so was sent before
+        // it: the time axis is the wall clock's.
+        if b.passed > 0 {
             assert!(
-                l.p50 >= 1.5 && l.p50 <= l.p99 && l.p99 <= l.max * 1.07,
-                "{l:?}"
+                t.start_unix_ms + b.t_ms < unix_ms(break_at),
+                "a pass sent after the break at {} ms",
+                b.t_ms
             );
         }
+        match (b.passed > 0, b.failed > 0) {
+            (true, false) => {
+                assert_eq!(
+                    (mixed, after),
+                    (0, 0),
+                    "a pass after the break at {} ms",
+                    b.t_ms
+                );
+                before += 1;
+            }
+            (true, true) => {
+                assert_eq!(
+                    (mixed, after),
+                    (0, 0),
+                    "a second bucket holds the break at {} ms",
+                    b.t_ms
+                );
+                mixed += 1;
+            }
+            _ => {
+                assert_eq!(b.failed_by_cluster, vec![[0, b.failed]], "one cluster");
+                after += 1;
+            }
+        }
+        let l = b.latency_ms.expect("answered requests have a latency");
+        assert!(
+            l.p50 >= 1.5 && l.p50 <= l.p99 && l.p99 <= l.max * 1.07,
+            "{l:?}"
+        );
     }
+    // About fifteen a side; a bucket is empty only if one request took
+    // longer than the whole bucket.
     assert!(
-        before >= 10 && after >= 10,
-        "{before} buckets before, {after} after"
+        before >= 5 && after >= 5,
+        "{before} buckets before the break, {after} after"
     );
 }
 
