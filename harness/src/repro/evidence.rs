@@ -122,7 +122,7 @@ mod tests {
         )
         .expect("the symptom shows");
         assert_eq!(e.source, Source::State);
-        assert_eq!(e.seen, "/api/pool /builds is <n>, expected <n>");
+        assert_eq!(e.seen, "/api/pool /builds is <n>, expected 1");
         assert!(of_state("built once", Some(&symptom), "GET /api/pool answered 500").is_none());
         // With no symptom named, any failure is the evidence.
         assert!(of_state("built once", None, "GET /api/pool answered 500").is_some());
