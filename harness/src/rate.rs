@@ -100,6 +100,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_rate_is_passed_over_total_with_its_interval() {
+        let r = PassRate::new(3, 4);
+        assert_eq!((r.passed, r.total), (3, 4));
+        assert_eq!(r.rate(), 0.75);
+        assert_eq!(PassRate::new(0, 4).rate(), 0.0);
+        assert_eq!(r.ci95(), wilson_ci95(3, 4));
+        let [lo, hi] = r.ci95();
+        assert!(0.0 < lo && lo < 0.75 && 0.75 < hi && hi < 1.0, "{lo} {hi}");
+    }
+
+    #[test]
     fn clean_requests_for_the_default_floor_is_about_380() {
         let n = clean_requests_for_floor(0.99).unwrap();
         assert_eq!(n, 381);
