@@ -247,6 +247,17 @@ mod tests {
         );
         assert_eq!(normalise("deadbeef cafe"), "deadbeef cafe");
         assert_eq!(normalise("took 1.5s"), "took <n>s");
+        // Ids at the very end of a message, and an `@` too short to be a hash.
+        assert_eq!(normalise("lock at 0x7f3a"), "lock at <addr>");
+        assert_eq!(
+            normalise("HikariProxyConnection@5f2c1b4a"),
+            "HikariProxyConnection@<id>"
+        );
+        assert_eq!(normalise("user x@ab1 refused"), "user x@ab<n> refused");
+        assert_eq!(
+            normalise("Connection@1234 closed"),
+            "Connection@<id> closed"
+        );
     }
 
     /// Pairs of real messages that differ only in what varies between
