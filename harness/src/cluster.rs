@@ -258,6 +258,18 @@ mod tests {
             normalise("Connection@1234 closed"),
             "Connection@<id> closed"
         );
+        // Which runs of hex digits are ids: 12+ digits; 8+ with a letter or
+        // a dash; only at the start of a word.
+        for (message, normalised) in [
+            ("order 123456789012 failed", "order <id> failed"),
+            ("took 12345678 us", "took <n> us"),
+            ("session deadbeef12 gone", "session <id> gone"),
+            ("request 1234-5678 gone", "request <id> gone"),
+            ("code ab12 bad", "code ab<n> bad"),
+            ("token x1234567890abc", "token x<n>abc"),
+        ] {
+            assert_eq!(normalise(message), normalised, "{message}");
+        }
     }
 
     /// Pairs of real messages that differ only in what varies between
