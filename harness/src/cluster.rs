@@ -267,6 +267,9 @@ mod tests {
             ("request 1234-5678 gone", "request <id> gone"),
             ("code ab12 bad", "code ab<n> bad"),
             ("token x1234567890abc", "token x<n>abc"),
+            // A port only after an address; a number may start a message.
+            ("limit:30 reached", "limit:<n> reached"),
+            ("3 retries failed", "<n> retries failed"),
         ] {
             assert_eq!(normalise(message), normalised, "{message}");
         }
