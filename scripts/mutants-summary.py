@@ -53,9 +53,11 @@ for key, results in sorted(latest.items()):
             gone.append(line)
             continue
         if kind == "missed" and reason(line).startswith("caught since:"):
-            kind = "caught"
+            kind = "later"
+        elif kind == "missed" and reason(line).startswith("equivalent"):
+            kind = "equivalent"
         counts[path][kind] += 1
-        if kind == "missed":
+        if kind in ("missed", "equivalent", "later"):
             missed.append(line)
 
 reasons = {}
@@ -69,18 +71,26 @@ if equiv.exists():
 print("# Mutation testing: what the tests catch\n")
 print("`scripts/mutants.sh` runs [cargo-mutants](https://mutants.rs) on racegate's")
 print("cores, each file against the tests that guard it; this table is")
-print("`scripts/mutants-summary.py`'s, from the last run's outcomes. *Caught %*")
-print("is of the viable mutants (caught + missed + timeout); a timeout is a")
-print("mutant that hung the tests, so it counts as caught.\n")
+print("`scripts/mutants-summary.py`'s, from the last run's outcomes.\n")
+print("- *caught*: a test failed on the mutant in the run;")
+print("- *caught since*: missed in the run, then a new test was written for it and")
+print("  the mutant applied by hand fails it (the file not re-run yet);")
+print("- *timeout*: the mutant hung the tests (a loop that no longer ends), caught;")
+print("- *equivalent*: missed, and no test can catch it: the reason is listed below;")
+print("- *caught %* is of the viable mutants, equivalent ones left out.\n")
 groups = sorted(p.parent.name for p in root.glob("*/mutants.out"))
 print(f"Groups in these outcomes: {', '.join(groups)}.\n")
-print("| file | caught | missed | unviable | timeout | caught % |")
-print("|---|---|---|---|---|---|")
+print("| file | caught | caught since | timeout | missed | equivalent | unviable | caught % |")
+print("|---|---|---|---|---|---|---|---|")
 for path in sorted(counts):
     c = counts[path]
-    viable = c["caught"] + c["missed"] + c["timeout"]
-    share = f"{100 * (c['caught'] + c['timeout']) / viable:.0f} %" if viable else "–"
-    print(f"| `{path}` | {c['caught']} | {c['missed']} | {c['unviable']} | {c['timeout']} | {share} |")
+    # Equivalent mutants cannot be caught: they are out of the share.
+    viable = c["caught"] + c["later"] + c["timeout"] + c["missed"]
+    share = f"{100 * (c['caught'] + c['later'] + c['timeout']) / viable:.0f} %" if viable else "–"
+    print(
+        f"| `{path}` | {c['caught']} | {c['later']} | {c['timeout']} | {c['missed']} "
+        f"| {c['equivalent']} | {c['unviable']} | {share} |"
+    )
 print()
 if gone:
     print("## Removed by simplifying the code\n")
@@ -88,7 +98,7 @@ if gone:
         print(f"- `{line}` — {reason(line)[len('gone:'):].strip()}")
     print()
 if missed:
-    print("## Missed mutants\n")
+    print("## Mutants the run missed, and what became of each\n")
     for line in missed:
         where = ":".join(line.split(":")[:2])
         why = reasons.get(where, "**open**: no test catches it yet")
