@@ -242,6 +242,55 @@ mod tests {
     }
 
     #[test]
+    fn top_level_fields_and_pointers_together() {
+        // A pointer check parses the body whole; a plain field beside it
+        // is still a top-level key, and a pointer field still a pointer.
+        let checks = Checks {
+            status: StatusSet::success(),
+            body: vec![
+                BodyCheck::JsonField { field: "a".into() },
+                BodyCheck::JsonField {
+                    field: "/x/y".into(),
+                },
+                BodyCheck::JsonEquals {
+                    pointer: "/b".into(),
+                    value: json!(2),
+                },
+            ],
+        };
+        assert!(checks
+            .judge(200, br#"{"a": 1, "b": 2, "x": {"y": 0}}"#)
+            .is_ok());
+        let v = checks
+            .judge(200, br#"{"a": 1, "b": 2, "x": {}}"#)
+            .unwrap_err();
+        assert_eq!(v.check, Some(1), "{v:?}");
+    }
+
+    #[test]
+    fn every_check_is_described_in_words() {
+        let words: Vec<String> = [
+            BodyCheck::JsonField { field: "a".into() },
+            BodyCheck::JsonEquals {
+                pointer: "/b".into(),
+                value: json!(2),
+            },
+            BodyCheck::BodyContains { text: "ok".into() },
+        ]
+        .iter()
+        .map(BodyCheck::describe)
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "body has JSON field a",
+                "JSON /b equals 2",
+                "body contains \"ok\""
+            ]
+        );
+    }
+
+    #[test]
     fn body_contains() {
         let checks = Checks {
             status: StatusSet::success(),
