@@ -223,6 +223,16 @@ mod tests {
         );
         assert!(checks.judge(200, br#"["response"]"#).is_err());
         assert!(checks.judge(200, br#"{"response": 1} trailing"#).is_err());
+        // Several fields: each is looked for as itself.
+        let checks = Checks {
+            status: StatusSet::success(),
+            body: ["a", "b", "c"]
+                .map(|f| BodyCheck::JsonField { field: f.into() })
+                .to_vec(),
+        };
+        assert!(checks.judge(200, br#"{"c": 3, "a": 1, "b": 2}"#).is_ok());
+        let v = checks.judge(200, br#"{"a": 1, "c": 3}"#).unwrap_err();
+        assert_eq!(v.check, Some(1), "{v:?}");
     }
 
     #[test]
