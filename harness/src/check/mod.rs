@@ -221,7 +221,12 @@ mod tests {
             checks.judge(200, br#"{"respon\u0073e": null}"#).is_ok(),
             "an escaped key still matches"
         );
-        assert!(checks.judge(200, br#"["response"]"#).is_err());
+        let v = checks.judge(200, br#"["response"]"#).unwrap_err();
+        assert!(
+            v.message.contains("expected a JSON object"),
+            "{}",
+            v.message
+        );
         assert!(checks.judge(200, br#"{"response": 1} trailing"#).is_err());
         // Several fields: each is looked for as itself.
         let checks = Checks {

@@ -198,5 +198,8 @@ expect_body_contains = ["conversation"]
         assert!(spec(|s| s.expect_json = vec!["count=3".into()]).contains("/pointer=value"));
         assert!(spec(|s| s.expect_status = vec!["7xx".into()]).contains("bad status"));
         assert!(spec(|s| s.expect_body_contains = vec![String::new()]).contains("non-empty"));
+        // No field, and the root pointer, name nothing to look for.
+        assert!(spec(|s| s.expect_json_field = vec![String::new()]).contains("expect_json_field"));
+        assert!(spec(|s| s.expect_json_field = vec!["/".into()]).contains("expect_json_field"));
     }
 }

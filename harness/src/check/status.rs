@@ -96,6 +96,12 @@ mod tests {
         assert!(StatusSet::parse("6xx").is_err());
         assert!(StatusSet::parse("abc").is_err());
         assert!(StatusSet::parse("300-200").is_err());
+        // Statuses are 100 to 599, each end of a range too.
+        for bad in ["99", "600", "50-150", "550-650"] {
+            assert!(StatusSet::parse(bad).is_err(), "{bad}");
+        }
+        assert!(StatusSet::parse("100").unwrap().contains(100));
+        assert!(StatusSet::parse("599").unwrap().contains(599));
         assert_eq!(StatusSet::parse(" , "), Err(StatusError::Empty));
     }
 }
