@@ -102,6 +102,9 @@ mod tests {
         }
         assert!(StatusSet::parse("100").unwrap().contains(100));
         assert!(StatusSet::parse("599").unwrap().contains(599));
+        let mut s = StatusSet::parse("2xx").unwrap();
+        s.extend(StatusSet::parse("404").unwrap());
+        assert!(s.contains(201) && s.contains(404) && !s.contains(500));
         assert_eq!(StatusSet::parse(" , "), Err(StatusError::Empty));
     }
 }

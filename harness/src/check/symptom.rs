@@ -123,4 +123,18 @@ mod tests {
         // Anchored or not, a real pattern stays.
         assert!(Symptom::regex("^database is locked$").is_ok());
     }
+
+    #[test]
+    fn symptoms_print_and_compare_by_their_text_and_kind() {
+        let c = |t| Symptom::contains(t).unwrap();
+        let r = |p| Symptom::regex(p).unwrap();
+        assert_eq!(c("locked").to_string(), "\"locked\"");
+        assert_eq!(r(r"is \d+").to_string(), r#"regex "is \\d+""#);
+        assert_eq!(c("locked"), c("locked"));
+        assert_ne!(c("locked"), c("busy"));
+        assert_eq!(r("lock(ed)?"), r("lock(ed)?"));
+        assert_ne!(r("locked"), r("busy"));
+        // The same text as a substring and as a regex are two symptoms.
+        assert_ne!(c("locked"), r("locked"));
+    }
 }
