@@ -73,3 +73,38 @@ fn widths_that_do_not_divide_are_refused() {
         Err(TimelineError::Widths(100, 150))
     );
 }
+
+#[test]
+fn a_bucket_keeps_its_clusters_apart_and_bounded() {
+    let mut b = Bucket::default();
+    b.fail(FailureKind::Status, Some("status 500"));
+    b.fail(FailureKind::Status, Some("status 503"));
+    b.fail(FailureKind::Timeout, Some("status 500"));
+    b.fail(FailureKind::Status, Some("status 500"));
+    // One bucket more than the bound: the last is counted, not listed.
+    for i in 0..CLUSTERS_PER_BUCKET {
+        b.fail(FailureKind::Check, Some(&format!("check {i}")));
+    }
+    b.faulted = 3;
+    let mut t = Timeline::new(1_000_000, 100);
+    assert_eq!(t.bucket_ms(), 100);
+    let at = bucket_index(1_000_000, 100);
+    t.add(at, &b);
+    t.add(at, &b);
+    let clusters = [
+        (FailureKind::Status, "status 500"),
+        (FailureKind::Status, "status 503"),
+        (FailureKind::Timeout, "status 500"),
+        (FailureKind::Check, "check 12"),
+        (FailureKind::Check, "check 13"),
+    ];
+    let r = t.to_report(&clusters);
+    let only = &r.buckets[0];
+    assert_eq!(only.faulted, 6);
+    assert_eq!(only.failed, 2 * (4 + CLUSTERS_PER_BUCKET as u64));
+    assert_eq!(
+        only.failed_by_cluster,
+        vec![[0, 4], [1, 2], [2, 2], [3, 2]],
+        "{only:?}"
+    );
+}
