@@ -108,3 +108,48 @@ fn a_bucket_keeps_its_clusters_apart_and_bounded() {
         "{only:?}"
     );
 }
+
+#[test]
+fn the_span_widens_exactly_past_the_bound() {
+    let mut t = Timeline::new(0, 1);
+    for i in 0..MAX_BUCKETS {
+        t.add(i, &bucket(1, 0, 10));
+    }
+    assert_eq!(t.bucket_ms(), 1, "{MAX_BUCKETS} buckets fit");
+    t.add(MAX_BUCKETS, &bucket(1, 0, 10));
+    assert_eq!(t.bucket_ms(), 2, "one more does not");
+    assert_eq!(t.total().passed, MAX_BUCKETS + 1);
+}
+
+#[test]
+fn recent_and_total_sum_the_right_buckets() {
+    let mut t = Timeline::new(1_000, 100);
+    for (i, passed) in [(10, 1), (11, 2), (12, 4), (13, 8)] {
+        t.add(i, &bucket(passed, 0, 10));
+    }
+    assert_eq!(t.total().passed, 15);
+    // At 1,399 ms the last 150 ms reach back into bucket 12 (1,200–1,299).
+    assert_eq!(t.recent(1_399, 150).passed, 12);
+    assert_eq!(t.recent(1_399, 10).passed, 8);
+}
+
+#[test]
+fn timelines_of_two_widths_merge_on_the_wider() {
+    let clusters: [(FailureKind, &str); 0] = [];
+    for (first, second) in [(100, 200), (200, 100)] {
+        let mut a = Timeline::new(0, first);
+        let mut b = Timeline::new(0, second);
+        // A pass at 0 ms and a failure at 300–399 ms: 200 ms buckets 0 and 1.
+        a.add(0, &bucket(1, 0, 10));
+        b.add(if second == 100 { 3 } else { 1 }, &bucket(0, 1, 10));
+        a.absorb(b, Align::WallClock).unwrap();
+        let r = a.to_report(&clusters);
+        assert_eq!(r.bucket_ms, 200, "{first} with {second}");
+        let counts: Vec<(u64, u64, u64)> = r
+            .buckets
+            .iter()
+            .map(|b| (b.t_ms, b.passed, b.failed))
+            .collect();
+        assert_eq!(counts, [(0, 1, 0), (200, 0, 1)], "{first} with {second}");
+    }
+}
