@@ -29,17 +29,25 @@ for out in sorted(root.glob("*/mutants.out"), key=lambda p: p.stat().st_mtime):
                 key = re.sub(r":\d+:\d+:", ":", line.strip(), count=1)
                 seen[key].append((kind, line.strip()))
     latest.update(seen)
+# docs/mutants-equivalent.txt: "file:line: reason" for every mutant on the
+# line, or "file:line [replace < with <=]: reason" for the mutants whose
+# description starts with the bracketed words.
 REASONS = {}
 equiv_file = pathlib.Path("docs/mutants-equivalent.txt")
 if equiv_file.exists():
     for row in equiv_file.read_text().splitlines():
-        if row.strip() and not row.startswith("#"):
-            where, _, why = row.partition(" ")
-            REASONS[where.rstrip(":")] = why.strip()
+        m = re.match(r"^(\S+?:\d+)(?: \[(.+?)\])?: (.*)$", row)
+        if m and not row.startswith("#"):
+            REASONS[(m.group(1), m.group(2))] = m.group(3).strip()
 
 
 def reason(line):
-    return REASONS.get(":".join(line.split(":")[:2]), "")
+    parts = line.split(":", 3)
+    where, what = ":".join(parts[:2]), parts[3].strip() if len(parts) > 3 else ""
+    for (at, words), why in REASONS.items():
+        if at == where and words and what.startswith(words):
+            return why
+    return REASONS.get((where, None), "")
 
 
 # A missed mutant whose code is gone no longer counts; one a later test
@@ -59,14 +67,6 @@ for key, results in sorted(latest.items()):
         counts[path][kind] += 1
         if kind in ("missed", "equivalent", "later"):
             missed.append(line)
-
-reasons = {}
-equiv = pathlib.Path("docs/mutants-equivalent.txt")
-if equiv.exists():
-    for line in equiv.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            where, _, why = line.partition(" ")
-            reasons[where.rstrip(":")] = why.strip()
 
 print("# Mutation testing: what the tests catch\n")
 print("`scripts/mutants.sh` runs [cargo-mutants](https://mutants.rs) on racegate's")
@@ -100,8 +100,7 @@ if gone:
 if missed:
     print("## Mutants the run missed, and what became of each\n")
     for line in missed:
-        where = ":".join(line.split(":")[:2])
-        why = reasons.get(where, "**open**: no test catches it yet")
+        why = reason(line) or "**open**: no test catches it yet"
         print(f"- `{line}` — {why}")
 else:
     print("No mutant was missed.")
