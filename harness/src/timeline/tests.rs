@@ -101,6 +101,8 @@ fn a_bucket_keeps_its_clusters_apart_and_bounded() {
     let r = t.to_report(&clusters);
     let only = &r.buckets[0];
     assert_eq!(only.faulted, 6);
+    // Only the kinds that failed are listed.
+    assert_eq!(only.failed_by_kind.len(), 3, "{only:?}");
     assert_eq!(only.failed, 2 * (4 + CLUSTERS_PER_BUCKET as u64));
     assert_eq!(
         only.failed_by_cluster,
