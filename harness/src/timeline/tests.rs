@@ -155,3 +155,18 @@ fn timelines_of_two_widths_merge_on_the_wider() {
         assert_eq!(counts, [(0, 1, 0), (200, 0, 1)], "{first} with {second}");
     }
 }
+
+#[test]
+fn a_bucket_of_faulted_requests_only_survives_the_report_round_trip() {
+    let mut t = Timeline::new(1_000, 100);
+    let faulted = Bucket {
+        faulted: 2,
+        ..Bucket::default()
+    };
+    t.add(10, &bucket(1, 0, 10));
+    t.add(12, &faulted);
+    let report = t.to_report(&[]);
+    let again = Timeline::from_report(&report, &[]).unwrap().to_report(&[]);
+    assert_eq!(again, report);
+    assert_eq!(again.buckets[2].faulted, 2);
+}
