@@ -170,3 +170,20 @@ fn a_bucket_of_faulted_requests_only_survives_the_report_round_trip() {
     assert_eq!(again, report);
     assert_eq!(again.buckets[2].faulted, 2);
 }
+
+#[test]
+fn faulted_is_written_only_where_something_was_faulted() {
+    let mut t = Timeline::new(1_000, 100);
+    t.add(10, &bucket(1, 0, 10));
+    t.add(
+        11,
+        &Bucket {
+            faulted: 1,
+            ..bucket(1, 0, 10)
+        },
+    );
+    let json = serde_json::to_value(t.to_report(&[])).unwrap();
+    let buckets = json["buckets"].as_array().unwrap();
+    assert!(buckets[0].get("faulted").is_none(), "{}", buckets[0]);
+    assert_eq!(buckets[1]["faulted"], 1, "{}", buckets[1]);
+}
