@@ -80,6 +80,12 @@ print("- *equivalent*: missed, and no test can catch it: the reason is listed be
 print("- *caught %* is of the viable mutants, equivalent ones left out.\n")
 groups = sorted(p.parent.name for p in root.glob("*/mutants.out"))
 print(f"Groups in these outcomes: {', '.join(groups)}.\n")
+# scripts/mutants.sh's groups (its default list) that have no outcomes yet.
+script = pathlib.Path("scripts/mutants.sh").read_text()
+listed = re.search(r"groups=\((history[^)]*)\)", script)
+missing = [g for g in (listed.group(1).split() if listed else []) if g not in groups]
+if missing:
+    print(f"**Not run yet:** {', '.join(missing)} (their files are not in the table).\n")
 print("| file | caught | caught since | timeout | missed | equivalent | unviable | caught % |")
 print("|---|---|---|---|---|---|---|---|")
 for path in sorted(counts):
