@@ -250,16 +250,14 @@ fn cas_verdict(ops: &[Op]) -> Verdict {
         let cx = c.counterexample.unwrap();
         assert!(cx.ops.iter().all(|o| ops.contains(o)), "{cx:?}");
         // Two successes from one value are named for what they are.
-        let from_one = ops
+        let won: Vec<_> = ops
             .iter()
-            .filter(|o| o.kind == OpKind::Cas && o.outcome == Outcome::Ok);
-        let lost = from_one.clone().any(|a| {
-            from_one
-                .clone()
-                .filter(|b| b.expected == a.expected)
-                .count()
-                > 1
-        });
+            .filter(|o| o.kind == OpKind::Cas && o.outcome == Outcome::Ok)
+            .map(|o| o.expected)
+            .collect();
+        let lost = won
+            .iter()
+            .any(|e| won.iter().filter(|f| *f == e).count() > 1);
         assert_eq!(cx.anomaly == Anomaly::LostUpdate, lost, "{cx:?}");
     }
     c.verdict
