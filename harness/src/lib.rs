@@ -45,6 +45,7 @@ pub mod stats;
 pub mod timeline;
 
 pub use check::{CheckSpec, Checks, StatusSet, Symptom};
+pub use engine::tls::TlsOptions;
 pub use fire::{Fire, FireError};
 pub use gate::Gate;
 pub use outcome::FailureKind;

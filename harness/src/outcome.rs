@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum FailureKind {
     /// No connection could be made.
     Connect,
+    /// Connected, but the TLS handshake failed (an untrusted or expired
+    /// certificate, a name mismatch, no common protocol): nothing was sent.
+    Tls,
     /// No complete answer within the request timeout.
     Timeout,
     /// Sent, but the connection ended without a complete answer: it may or
@@ -22,9 +25,13 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// How many kinds there are.
+    pub const COUNT: usize = 6;
+
     /// Every kind, in report order.
-    pub const ALL: [FailureKind; 5] = [
+    pub const ALL: [FailureKind; Self::COUNT] = [
         FailureKind::Connect,
+        FailureKind::Tls,
         FailureKind::Timeout,
         FailureKind::Indeterminate,
         FailureKind::Status,
@@ -36,14 +43,24 @@ impl FailureKind {
     pub fn is_unanswered(self) -> bool {
         matches!(
             self,
-            FailureKind::Connect | FailureKind::Timeout | FailureKind::Indeterminate
+            FailureKind::Connect
+                | FailureKind::Tls
+                | FailureKind::Timeout
+                | FailureKind::Indeterminate
         )
+    }
+
+    /// Whether the request was never sent (no connection, or no TLS
+    /// session): it cannot have taken effect.
+    pub fn is_unsent(self) -> bool {
+        matches!(self, FailureKind::Connect | FailureKind::Tls)
     }
 
     /// The lowercase name used in reports.
     pub fn name(self) -> &'static str {
         match self {
             FailureKind::Connect => "connect",
+            FailureKind::Tls => "tls",
             FailureKind::Timeout => "timeout",
             FailureKind::Indeterminate => "indeterminate",
             FailureKind::Status => "status",

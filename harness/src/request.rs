@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Method;
 
-/// A parsed `http://` target.
+/// A parsed `http://` or `https://` target.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// The URL as given.
@@ -18,6 +18,8 @@ pub struct Target {
     pub uri: hyper::Uri,
     /// Where to connect (the first resolved address).
     pub addr: SocketAddr,
+    /// For `https://`: the TLS connector and server name.
+    pub tls: Option<crate::engine::tls::Tls>,
 }
 
 /// A body with placeholders, split once so rendering is a copy per request.

@@ -19,7 +19,7 @@ pub struct RunStats {
     /// Requests that passed.
     pub passed: u64,
     /// Failures by kind, indexed as [`FailureKind::ALL`].
-    pub failures: [u64; 5],
+    pub failures: [u64; FailureKind::COUNT],
     /// Failures per body check, indexed as `Checks::body`.
     pub check_failures: Vec<u64>,
     /// Answers by status.
@@ -43,7 +43,7 @@ impl RunStats {
         Self {
             total: 0,
             passed: 0,
-            failures: [0; 5],
+            failures: [0; FailureKind::COUNT],
             check_failures: vec![0; checks],
             statuses: BTreeMap::new(),
             latency: new_histogram(),

@@ -39,6 +39,7 @@ fn spec(write: &str, body: &str, requests: u64) -> KvSpec {
         seed: Some(7),
         cancel: None,
         faults: Vec::new(),
+        tls: Default::default(),
     }
 }
 

@@ -14,7 +14,16 @@ fn exit_2_for_usage_and_setup_errors_with_a_one_line_reason() {
     let unreachable = format!("http://{closed}/");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["fire", "not a url"], "bad URL"),
-        (vec!["fire", "https://127.0.0.1/"], "https is not supported"),
+        (vec!["fire", "ftp://127.0.0.1/"], "use http:// or https://"),
+        (
+            vec![
+                "fire",
+                "https://127.0.0.1:9/",
+                "--cacert",
+                "/no/such/ca.pem",
+            ],
+            "--cacert /no/such/ca.pem",
+        ),
         (vec!["fire", &unreachable], "cannot reach"),
         // Refused before any traffic is sent.
         (vec!["fire", "http://10.255.255.1:9/"], "not loopback"),

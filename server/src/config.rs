@@ -66,6 +66,24 @@ pub struct ServerConfig {
     /// unguarded-init, racy-schema, locked-db, lost-update, leak-on-error.
     #[arg(long = "inject", value_name = "BUG")]
     pub inject: Vec<Bug>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); ALPN
+    /// offers h2 and http/1.1. Without it, plain HTTP/1.1 and h2c (HTTP/2
+    /// with prior knowledge) on the same port.
+    #[arg(
+        long,
+        env = "RACEGATE_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PEM"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "RACEGATE_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PEM"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// How long in-flight requests may run after a shutdown signal.
     #[arg(long, env = "RACEGATE_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,

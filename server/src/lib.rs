@@ -11,6 +11,7 @@
 //! - [`bugs`]: the bug catalogue behind `--inject`.
 //! - [`error`], [`metrics`]: error responses and `/metrics`.
 //! - [`storage`]: storage faults told apart, and the storage's health.
+//! - [`tls`]: HTTPS (`--tls-cert`, `--tls-key`), with ALPN h2 and http/1.1.
 
 pub(crate) mod batch;
 pub mod bugs;
@@ -28,6 +29,7 @@ pub mod settings;
 pub mod storage;
 pub mod store;
 pub(crate) mod sync;
+pub mod tls;
 
 pub use bugs::{Bug, Faults};
 pub use config::{RuntimeMode, ServerConfig};

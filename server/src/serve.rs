@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::bugs::Bug;
@@ -23,6 +24,7 @@ use crate::pool::{ConnectionPool, OpenError, PoolError};
 use crate::settings::SettingsService;
 use crate::storage::StorageFault;
 use crate::store::Store;
+use crate::tls::TlsListener;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,9 @@ pub enum ServeError {
     /// A serving thread panicked.
     #[error("a serving thread panicked")]
     Panicked,
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsSetupError),
 }
 
 /// Builds the services and router state for `config`. Opens nothing: the
@@ -80,8 +85,13 @@ pub fn serve(
     let addr = listener.local_addr().unwrap_or(config.addr);
     let state = build_state(config);
     let control = current_thread_runtime()?;
-    // Fail fast on a database that cannot be opened, before accepting.
+    // Fail fast on a database that cannot be opened, or a certificate that
+    // cannot be used, before accepting.
     check_database(config)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     if config.faults().is_on(Bug::RuntimeBoundPool) {
         // The seed's mistake: build the pool eagerly, "at import time", on a
         // start-up runtime that is dropped before serving begins.
@@ -101,11 +111,14 @@ pub fn serve(
             vec![spawn_serving_thread(
                 "racegate-serve",
                 runtime,
-                listener,
+                Socket {
+                    listener,
+                    addr,
+                    tls: tls.clone(),
+                },
                 &state,
                 &shutdown,
                 grace,
-                addr,
             )?]
         }
         RuntimeMode::PerCore => (0..config.worker_count())
@@ -116,16 +129,19 @@ pub fn serve(
                 spawn_serving_thread(
                     &format!("racegate-core-{i}"),
                     current_thread_runtime()?,
-                    l,
+                    Socket {
+                        listener: l,
+                        addr,
+                        tls: tls.clone(),
+                    },
                     &state,
                     &shutdown,
                     grace,
-                    addr,
                 )
             })
             .collect::<Result<_, _>>()?,
     };
-    tracing::info!(%addr, runtime = ?config.runtime, workers = config.worker_count(), bugs = ?config.faults().bugs(), "serving");
+    tracing::info!(%addr, tls = tls.is_some(), runtime = ?config.runtime, workers = config.worker_count(), bugs = ?config.faults().bugs(), "serving");
     control.block_on(async {
         if handle_signals {
             tokio::select! {
@@ -153,34 +169,41 @@ pub fn serve(
     result
 }
 
+/// What a serving thread accepts on: the socket, its address, and TLS if
+/// configured.
+struct Socket {
+    listener: TcpListener,
+    addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+}
+
 fn spawn_serving_thread(
     name: &str,
     runtime: Runtime,
-    listener: TcpListener,
+    socket: Socket,
     state: &AppState,
     shutdown: &CancellationToken,
     grace: Duration,
-    addr: SocketAddr,
 ) -> Result<JoinHandle<Result<(), ServeError>>, ServeError> {
+    let Socket {
+        listener,
+        addr,
+        tls,
+    } = socket;
     let router = app(state.clone());
     let shutdown = shutdown.clone();
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
             let result = runtime.block_on(async {
-                let listener = tokio::net::TcpListener::from_std(listener)
-                    .map_err(|source| ServeError::Listen { addr, source })?;
-                let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-                let deadline = async {
-                    shutdown.cancelled().await;
-                    tokio::time::sleep(grace).await;
-                };
-                tokio::select! {
-                    served = server => served.map_err(|source| ServeError::Listen { addr, source }),
-                    () = deadline => {
-                        tracing::warn!(?grace, "in-flight requests outlived the shutdown grace period; dropping them");
-                        Ok(())
+                let listen = |source| ServeError::Listen { addr, source };
+                let listener = tokio::net::TcpListener::from_std(listener).map_err(listen)?;
+                match tls {
+                    Some(tls) => {
+                        let listener = TlsListener::new(listener, tls).map_err(listen)?;
+                        serve_until(listener, router, &shutdown, grace, addr).await
                     }
+                    None => serve_until(listener, router, &shutdown, grace, addr).await,
                 }
             });
             if result.is_err() {
@@ -191,6 +214,34 @@ fn spawn_serving_thread(
             result
         })
         .map_err(ServeError::Runtime)
+}
+
+/// Serves `router` on `listener` (plain HTTP/1.1 and h2c, or TLS) until
+/// `shutdown`, then for at most `grace` while requests finish.
+async fn serve_until<L>(
+    listener: L,
+    router: axum::Router,
+    shutdown: &CancellationToken,
+    grace: Duration,
+    addr: SocketAddr,
+) -> Result<(), ServeError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|source| ServeError::Listen { addr, source }),
+        () = deadline => {
+            tracing::warn!(?grace, "in-flight requests outlived the shutdown grace period; dropping them");
+            Ok(())
+        }
+    }
 }
 
 fn current_thread_runtime() -> Result<Runtime, ServeError> {

@@ -127,6 +127,7 @@ impl FireArgs {
             .concurrency(self.shape.concurrency)
             .timeout(self.shape.timeout)
             .allow_remote(self.target.allow_remote)
+            .tls(self.target.tls())
             .timeline_bucket(self.bucket)
             .checks(self.checks.clone())
             .gate(self.gate.over(Gate::default()));

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::duration::parse_duration;
+use crate::engine::tls::TlsOptions;
 use crate::gate::{parse_pass_rate, Gate};
 use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::CancelSpec;
@@ -23,6 +24,22 @@ pub struct TargetFlags {
     /// Allow a target that is not on this machine.
     #[arg(long)]
     pub allow_remote: bool,
+    /// For https://: trust the CA certificates in this PEM file (besides the system's).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// For https://: do not verify the server's certificate (said in the summary and recorded in the report).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+}
+
+impl TargetFlags {
+    /// Whom an `https://` target is trusted as.
+    pub fn tls(&self) -> TlsOptions {
+        TlsOptions {
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+        }
+    }
 }
 
 /// Defines a run-shape flag group (`-c`, `-n`, `--timeout`) with a

@@ -40,6 +40,7 @@ impl KvArgs {
             timeout: self.shape.timeout,
             cancel: self.faults.cancel.clone(),
             faults: self.faults.proxy.clone(),
+            tls: self.target.tls(),
             ..self.spec.clone()
         }
     }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::{HeaderMap, Method, Request, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
+use super::stream::Stream;
+use super::tls::Tls;
 use super::wire::{self, Chunks, Framing, RequestHead, WireError};
 use super::MAX_RESPONSE_BYTES;
 use crate::outcome::FailureKind;
@@ -44,8 +45,9 @@ pub enum Exchange {
     },
 }
 
-/// One kept-alive HTTP/1.1 connection to one address, reconnected when the
-/// server closes it; every connect and exchange bounded by `timeout`.
+/// One kept-alive HTTP/1.1 connection to one address, plain or TLS,
+/// reconnected when the server closes it; every connect and exchange
+/// bounded by `timeout`.
 ///
 /// The exchange runs on the caller's task, on the socket itself: the request
 /// is written with one `write`, the answer parsed in place ([`super::wire`]).
@@ -54,6 +56,8 @@ pub enum Exchange {
 /// woken for every request, cost racegate its lead over wrk.
 pub struct Client {
     addr: SocketAddr,
+    /// For `https://`: the connector and the server name.
+    tls: Option<Tls>,
     timeout: Duration,
     conn: Option<Conn>,
     /// The request timeout's timer, kept across requests and moved forward
@@ -69,7 +73,7 @@ pub struct Client {
 
 /// An open connection and the bytes read from it not yet consumed.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
 }
 
@@ -86,12 +90,19 @@ impl Client {
     pub fn new(addr: SocketAddr, timeout: Duration) -> Self {
         Self {
             addr,
+            tls: None,
             timeout,
             conn: None,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             out: Vec::with_capacity(512),
             port: 0,
         }
+    }
+
+    /// The same client speaking TLS (`https://`) when `tls` is given.
+    pub fn with_tls(mut self, tls: Option<Tls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The local port of the last connection opened (0 before any).
@@ -101,7 +112,7 @@ impl Client {
 
     /// Opens the connection unless a live one is kept.
     pub async fn connect(&mut self) -> Result<(), ConnError> {
-        if let Some(conn) = &self.conn {
+        if let Some(conn) = &mut self.conn {
             // A kept-alive connection the server closed is not a failure:
             // nothing was sent on it, so reconnect.
             if conn.is_reusable() {
@@ -110,7 +121,7 @@ impl Client {
             self.conn = None;
         }
         self.port = 0;
-        let conn = Conn::open(self.addr, self.timeout).await?;
+        let conn = Conn::open(self.addr, self.tls.as_ref(), self.timeout).await?;
         self.port = conn.stream.local_addr().map_or(0, |a| a.port());
         self.conn = Some(conn);
         Ok(())
@@ -134,7 +145,7 @@ impl Client {
                 self.exchange_with(&head, req.body(), abandon).await
             }
             Err(e) => Exchange::Failed {
-                kind: FailureKind::Connect,
+                kind: e.kind(),
                 message: e.to_string(),
             },
         }
@@ -226,29 +237,22 @@ impl Client {
 }
 
 impl Conn {
-    /// Connects within `timeout`, with Nagle off (one request, one write).
-    async fn open(addr: SocketAddr, timeout: Duration) -> Result<Self, ConnError> {
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {timeout:?}")),
-        }
-        .map_err(|reason| ConnError::Connect { addr, reason })?;
-        let _ = stream.set_nodelay(true);
+    /// Connects (and shakes hands, with `tls`) within `timeout`.
+    async fn open(
+        addr: SocketAddr,
+        tls: Option<&Tls>,
+        timeout: Duration,
+    ) -> Result<Self, ConnError> {
         Ok(Self {
-            stream,
+            stream: Stream::open(addr, tls, timeout).await?,
             buf: BytesMut::with_capacity(READ_CHUNK),
         })
     }
 
     /// Whether another request may go out on this connection: nothing
-    /// unread is left over, and the server has not closed it. (tokio only
-    /// asks the socket when it has seen it readable since the last read.)
-    fn is_reusable(&self) -> bool {
-        if !self.buf.is_empty() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    /// unread is left over, and the server has not closed it.
+    fn is_reusable(&mut self) -> bool {
+        self.buf.is_empty() && !self.stream.is_closed()
     }
 
     /// Reads more into the buffer; `false` when the server closed.
@@ -263,6 +267,8 @@ impl Conn {
     /// answers).
     async fn roundtrip(&mut self, request: &[u8], is_head: bool) -> Result<Answer, ExchangeError> {
         self.stream.write_all(request).await?;
+        // TLS keeps records it could not write yet; TCP has nothing to flush.
+        self.stream.flush().await?;
         loop {
             let head = loop {
                 if let Some(head) = wire::parse_head(&self.buf, is_head)? {
@@ -359,6 +365,14 @@ pub enum ConnError {
         /// Why.
         reason: String,
     },
+    /// Connected, but the TLS handshake failed.
+    #[error("{reason}")]
+    Tls {
+        /// Where.
+        addr: SocketAddr,
+        /// Why, in one line (see [`super::tls::describe`]).
+        reason: String,
+    },
     /// The path cannot be put on a request line.
     #[error("bad path {0:?}")]
     Path(String),
@@ -368,6 +382,17 @@ pub enum ConnError {
     /// No complete answer in time.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+}
+
+impl ConnError {
+    /// The failure kind of a request that could not be sent for this
+    /// reason: `tls` for a failed handshake, `connect` otherwise.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Tls { .. } => FailureKind::Tls,
+            _ => FailureKind::Connect,
+        }
+    }
 }
 
 /// One `GET path` on a fresh connection, within `timeout`: used for

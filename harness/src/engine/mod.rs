@@ -15,6 +15,8 @@
 //! failure triggers it.
 
 mod client;
+mod stream;
+pub mod tls;
 mod wire;
 mod worker;
 

@@ -11,7 +11,6 @@ use tokio::time::Instant;
 use super::client::{Client, Exchange};
 use super::wire::RequestHead;
 use super::{Burst, Progress, Schedule};
-use crate::outcome::FailureKind;
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
 use crate::timeline::{bucket_index, Bucket};
@@ -47,7 +46,8 @@ impl Worker {
         schedule: Arc<Schedule>,
         stats: Arc<Mutex<RunStats>>,
     ) -> Self {
-        let client = Client::new(config.target.addr, config.timeout);
+        let client =
+            Client::new(config.target.addr, config.timeout).with_tls(config.target.tls.clone());
         let width = config.bucket_ms.max(1);
         Self {
             id,
@@ -150,7 +150,7 @@ impl Worker {
         let mut latency = (Duration::ZERO, Duration::ZERO);
         let exchange = match self.client.connect().await {
             Err(e) => Exchange::Failed {
-                kind: FailureKind::Connect,
+                kind: e.kind(),
                 message: e.to_string(),
             },
             Ok(()) => {

@@ -44,6 +44,10 @@ pub enum FireError {
     /// The fault proxy could not listen.
     #[error("cannot start the fault proxy: {0}")]
     Proxy(String),
+    /// TLS cannot be set up (`--cacert` unreadable, a host that is no
+    /// server name).
+    #[error("{0}")]
+    Tls(String),
     /// A number out of range, or options that contradict each other.
     #[error("{0}")]
     Invalid(String),

@@ -33,13 +33,14 @@ use std::time::{Duration, SystemTime};
 use hyper::Method;
 
 use crate::check::CheckSpec;
+use crate::engine::tls::TlsOptions;
 use crate::engine::{self, Progress};
 use crate::gate::Gate;
 use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::server::Outage;
 use crate::nemesis::{CancelSpec, FaultsReport};
 use crate::plan::{FireConfig, Halt, Shard, Stop};
-use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo};
+use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo, TlsInfo};
 use crate::request::{parse_header, BodyTemplate, HeaderError, RequestSpec};
 
 /// Builds and runs a load test from code. The check methods take the same
@@ -61,6 +62,7 @@ pub struct Fire {
     checks: CheckSpec,
     gate: Gate,
     allow_remote: bool,
+    tls: TlsOptions,
     bucket_ms: u64,
     cancel: Option<CancelSpec>,
     seed: Option<u64>,
@@ -92,6 +94,7 @@ impl Fire {
             checks: CheckSpec::default(),
             gate: Gate::default(),
             allow_remote: false,
+            tls: TlsOptions::default(),
             bucket_ms: crate::timeline::DEFAULT_BUCKET_MS,
             cancel: None,
             seed: None,
@@ -275,6 +278,12 @@ impl Fire {
         self
     }
 
+    /// Whom an `https://` target is trusted as (`--cacert`, `--insecure`).
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Validates the options, resolves the target, checks it is loopback (or
     /// allowed) and that something listens there.
     pub async fn resolve(self) -> Result<FireConfig, FireError> {
@@ -328,7 +337,7 @@ impl Fire {
         if self.bucket_ms == 0 {
             return invalid("--bucket must be at least 1ms".to_owned());
         }
-        let target = resolve_target(&self.url, self.allow_remote).await?;
+        let target = resolve_target(&self.url, self.allow_remote, &self.tls).await?;
         ensure_listening(&target, self.timeout).await?;
         Ok(FireConfig {
             target,
@@ -391,6 +400,9 @@ pub async fn run_config(
         method: config.request.method.to_string(),
         url: config.target.url.to_string(),
         body: config.request.body.as_ref().map(BodyTemplate::fingerprint),
+        tls: config.target.tls.as_ref().map(|t| TlsInfo {
+            insecure: t.insecure(),
+        }),
     };
     let load = LoadInfo {
         concurrency: config.concurrency,

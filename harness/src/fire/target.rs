@@ -8,6 +8,7 @@ use std::time::Duration;
 use hyper::header::HeaderValue;
 
 use super::FireError;
+use crate::engine::tls::{Tls, TlsOptions};
 use crate::nemesis::proxy::{Proxy, ProxyFault};
 use crate::request::Target;
 
@@ -46,28 +47,33 @@ pub async fn ensure_listening(target: &Target, timeout: Duration) -> Result<(), 
     })
 }
 
-/// Parses and resolves an `http://` URL; refuses non-loopback addresses
-/// unless `allow_remote`.
-pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, FireError> {
+/// Parses and resolves an `http://` or `https://` URL (trusting whom
+/// `tls` says); refuses non-loopback addresses unless `allow_remote`.
+pub async fn resolve_target(
+    url: &str,
+    allow_remote: bool,
+    tls: &TlsOptions,
+) -> Result<Target, FireError> {
     let bad = |reason: &str| FireError::Url {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
     let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(bad(
-                "https is not supported: racegate speaks plain HTTP/1.1 to local services",
-            ))
-        }
+    let secure = match parsed.scheme() {
+        "http" => false,
+        "https" => true,
         other => {
             return Err(bad(&format!(
-                "scheme {other:?} is not supported; use http://"
+                "scheme {other:?} is not supported; use http:// or https://"
             )))
         }
-    }
+    };
     let host = parsed.host_str().ok_or_else(|| bad("no host"))?.to_owned();
+    let tls = if secure {
+        Some(Tls::new(tls, &host, &[b"http/1.1"]).map_err(|e| FireError::Tls(e.to_string()))?)
+    } else {
+        None
+    };
     let port = parsed.port_or_known_default().unwrap_or(80);
     let lookup_host = host
         .trim_start_matches('[')
@@ -105,5 +111,6 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Fir
         uri,
         addr: first,
         url: parsed,
+        tls,
     })
 }

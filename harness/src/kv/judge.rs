@@ -42,7 +42,7 @@ pub(super) fn write(e: &Exchange) -> (Outcome, Failure) {
             )),
         ),
         Exchange::Failed { kind, message } => (
-            if *kind == FailureKind::Connect {
+            if kind.is_unsent() {
                 Outcome::Fail
             } else {
                 Outcome::Info
@@ -68,13 +68,9 @@ pub(super) fn cas(e: &Exchange) -> (Option<Outcome>, Failure) {
                 format!("cas: status {status}: {}", excerpt(body, 160)),
             )),
         ),
-        Exchange::Failed {
-            kind: FailureKind::Connect,
-            message,
-        } => (
-            None,
-            Some((FailureKind::Connect, format!("cas: {message}"))),
-        ),
+        Exchange::Failed { kind, message } if kind.is_unsent() => {
+            (None, Some((*kind, format!("cas: {message}"))))
+        }
         other => {
             let (outcome, failure) = write(other);
             let failure = failure.map(|(k, m)| (k, m.replacen("write:", "cas:", 1)));

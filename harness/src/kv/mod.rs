@@ -83,7 +83,7 @@ pub async fn run(
     outage: Option<Arc<Outage>>,
 ) -> Result<KvRun, KvError> {
     let plan = spec.plan()?;
-    let target = resolve_target(base_url, allow_remote).await?;
+    let target = resolve_target(base_url, allow_remote, &spec.tls).await?;
     ensure_listening(&target, spec.timeout).await?;
     let entropy = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -110,7 +110,7 @@ pub async fn run(
     let workers: Vec<_> = (0..spec.concurrency)
         .map(|w| {
             let shared = Arc::clone(&shared);
-            let client = Client::new(addr, spec.timeout);
+            let client = Client::new(addr, spec.timeout).with_tls(target.tls.clone());
             tokio::spawn(async move { worker(w, &shared, client).await })
         })
         .collect();
@@ -137,6 +137,9 @@ pub async fn run(
                 plan.write_spec()
             ),
             body: Some(plan.spec.write_body.clone()),
+            tls: target.tls.as_ref().map(|t| crate::report::TlsInfo {
+                insecure: t.insecure(),
+            }),
         },
         LoadInfo {
             concurrency: spec.concurrency,

@@ -2,6 +2,7 @@
 //! (`racegate kv --read … --write …`) and in a scenario step (`kv = { read =
 //! …, write = … }`).
 
+use crate::engine::tls::TlsOptions;
 use std::time::Duration;
 
 use hyper::Method;
@@ -105,6 +106,11 @@ pub struct KvSpec {
     #[arg(skip)]
     #[serde(default)]
     pub faults: Vec<ProxyFault>,
+    /// Whom an `https://` service is trusted as; on the command line it
+    /// comes from the target flags (`--cacert`, `--insecure`).
+    #[arg(skip)]
+    #[serde(default)]
+    pub tls: TlsOptions,
 }
 
 /// Default JSON pointer to a read's value.

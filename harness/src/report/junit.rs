@@ -19,8 +19,9 @@ impl Report {
             cases.push((name, failure, out));
         };
         check_case(
-            "requests get a complete answer (connect, timeout, indeterminate)".into(),
+            "requests get a complete answer (connect, tls, timeout, indeterminate)".into(),
             count(FailureKind::Connect)
+                + count(FailureKind::Tls)
                 + count(FailureKind::Timeout)
                 + count(FailureKind::Indeterminate),
         );

@@ -17,6 +17,12 @@ impl Report {
             "## {icon} racegate: `{} {}`\n",
             self.target.method, self.target.url
         );
+        if self.target.tls.as_ref().is_some_and(|t| t.insecure) {
+            let _ = writeln!(
+                s,
+                "TLS: the server's certificate was **not verified** (`--insecure`).\n"
+            );
+        }
         let _ = writeln!(
             s,
             "| pass rate | 95% CI | passed | failed | req/s | p50 ms | p99 ms | max ms |"

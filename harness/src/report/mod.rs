@@ -114,6 +114,16 @@ pub struct TargetInfo {
     /// merge only if they sent the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// For an `https://` target: how the server was trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+}
+
+/// How an `https://` target's server was trusted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `--insecure`: its certificate was not verified.
+    pub insecure: bool,
 }
 
 /// Which part of a split run a report covers.

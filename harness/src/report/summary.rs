@@ -65,6 +65,9 @@ impl Report {
             self.requests_per_second,
             self.duration_s
         );
+        if self.target.tls.as_ref().is_some_and(|t| t.insecure) {
+            s.push_str("TLS: the server's certificate was not verified (--insecure)\n");
+        }
         let l = &self.latency_ms;
         let _ = writeln!(
             s,

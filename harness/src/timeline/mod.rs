@@ -38,7 +38,7 @@ pub struct Bucket {
     /// Requests that passed.
     pub passed: u64,
     /// Failures by kind, indexed as [`FailureKind::ALL`].
-    pub failed: [u64; 5],
+    pub failed: [u64; FailureKind::COUNT],
     /// Failures by cluster (kind and normalised message), at most
     /// [`CLUSTERS_PER_BUCKET`] of them.
     pub clusters: Vec<(FailureKind, String, u64)>,

@@ -2,6 +2,8 @@
 //! exactly how every request is answered — including not at all.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
