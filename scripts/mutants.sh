@@ -50,14 +50,22 @@ for group in "${groups[@]}"; do
     explain)
         run explain -p racegate \
             -f harness/src/history/explain.rs -f harness/src/history/parse.rs \
-            -- --lib --test history_checker --test porcupine_suite --test kv_history ;;
+            -- --lib --test history_checker --test history_explain --test porcupine_suite --test kv_history ;;
     kv) run kv -p racegate -f harness/src/kv/judge.rs -- --lib --test kv_external --test kv_models ;;
     gate) run gate -p racegate -f harness/src/gate.rs -- --lib --test gate_exit_codes ;;
     rate) run rate -p racegate -f harness/src/rate.rs -- --lib ;;
     check) run check -p racegate -f 'harness/src/check/*.rs' -- --lib --test failure_kinds ;;
     cluster) run cluster -p racegate -f harness/src/cluster.rs -- --lib --test failure_kinds ;;
     timeline) run timeline -p racegate -f 'harness/src/timeline/*.rs' -- --lib --test timeline ;;
-    pool) run pool -p racegate-pool -f pool/src/machine.rs -f pool/src/init.rs ;;
+    # The pool's decisions are checked by its own tests and by the loom
+    # models, which compile pool/src by path: both packages' tests run.
+    # (cargo-mutants runs its unmutated baseline on the mutated package
+    # only, where the loom tests are not: the baseline is skipped, and
+    # `cargo test -p racegate-pool -p racegate-loom` passing is checked here.)
+    pool)
+        cargo test -q -p racegate-pool -p racegate-loom >/dev/null
+        run pool -f pool/src/machine.rs -f pool/src/init.rs \
+            --test-package racegate-pool,racegate-loom --baseline skip --timeout "${TIMEOUT:-180}" ;;
     *) echo "unknown group $group" >&2; exit 2 ;;
     esac
 done
