@@ -79,8 +79,12 @@ pub struct FireConfig {
     pub target: Target,
     /// What to send.
     pub request: RequestSpec,
-    /// Workers, each with its own connection.
+    /// Connections: each with one worker (HTTP/1.1), or with `http2`
+    /// workers' streams.
     pub concurrency: usize,
+    /// HTTP/2 with this many concurrent streams on each connection;
+    /// `None`: HTTP/1.1.
+    pub http2: Option<usize>,
     /// When to stop: for a shard, its own share.
     pub stop: Stop,
     /// Which part of a split run this is ([`Shard::WHOLE`] if not split).
@@ -118,4 +122,44 @@ pub struct FireConfig {
     /// While the run goes through the proxy: the connections it broke, so
     /// that requests that failed on them are faulted.
     pub broken: Option<Arc<Broken>>,
+}
+
+impl FireConfig {
+    /// Requests in flight at most: one per connection, or `http2` streams
+    /// on each.
+    pub fn workers(&self) -> usize {
+        self.concurrency * self.http2.unwrap_or(1)
+    }
+}
+
+/// Which HTTP a scenario's server is spoken to in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+pub enum Protocol {
+    /// HTTP/1.1: one connection per worker.
+    #[default]
+    #[serde(rename = "http/1.1")]
+    #[value(name = "http/1.1")]
+    Http1,
+    /// HTTP/2: a step's C workers become streams, at most
+    /// [`H2_STREAMS`] on each of ⌈C / H2_STREAMS⌉ connections.
+    #[serde(rename = "h2")]
+    #[value(name = "h2")]
+    H2,
+}
+
+/// Streams per connection when a scenario runs over HTTP/2.
+pub const H2_STREAMS: usize = 8;
+
+impl Protocol {
+    /// A step's `concurrency` as connections and streams on each (`None`
+    /// for HTTP/1.1).
+    pub fn shape(self, concurrency: usize) -> (usize, Option<usize>) {
+        match self {
+            Protocol::Http1 => (concurrency, None),
+            Protocol::H2 => {
+                let streams = H2_STREAMS.min(concurrency.max(1));
+                (concurrency.div_ceil(streams), Some(streams))
+            }
+        }
+    }
 }

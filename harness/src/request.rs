@@ -19,7 +19,7 @@ pub struct Target {
     /// Where to connect (the first resolved address).
     pub addr: SocketAddr,
     /// For `https://`: the TLS connector and server name.
-    pub tls: Option<crate::engine::tls::Tls>,
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// A body with placeholders, split once so rendering is a copy per request.

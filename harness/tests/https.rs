@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::certs::{Ca, ServerCert};
-use racegate::engine::tls::{Tls, TlsOptions};
 use racegate::engine::Client;
 use racegate::history::Verdict;
+use racegate::tls::{Tls, TlsOptions};
 use racegate::{FailureKind, Fire, FireError};
 use racegate_server::{RunningServer, ServerConfig};
 

@@ -40,6 +40,7 @@ fn spec(write: &str, body: &str, requests: u64) -> KvSpec {
         cancel: None,
         faults: Vec::new(),
         tls: Default::default(),
+        http2: None,
     }
 }
 

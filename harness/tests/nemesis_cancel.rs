@@ -101,6 +101,7 @@ fn pool_stats(server: &RunningServer) -> serde_json::Value {
     let (status, body) = rt
         .block_on(racegate::engine::get_once(
             server.addr(),
+            None,
             "/api/pool",
             Duration::from_secs(5),
         ))

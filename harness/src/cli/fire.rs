@@ -134,6 +134,9 @@ impl FireArgs {
         for h in &self.headers {
             fire = fire.header(h);
         }
+        if let Some(streams) = self.target.http2() {
+            fire = fire.http2(streams);
+        }
         fire = match self.duration {
             Some(d) => fire.duration(d),
             None => fire.requests(self.shape.requests),

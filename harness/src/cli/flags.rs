@@ -10,11 +10,11 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::duration::parse_duration;
-use crate::engine::tls::TlsOptions;
 use crate::gate::{parse_pass_rate, Gate};
 use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::CancelSpec;
 use crate::plan::REQUEST_TIMEOUT;
+use crate::tls::TlsOptions;
 
 /// Where the requests go.
 #[derive(Debug, Clone, Args)]
@@ -30,9 +30,20 @@ pub struct TargetFlags {
     /// For https://: do not verify the server's certificate (said in the summary and recorded in the report).
     #[arg(long, short = 'k')]
     pub insecure: bool,
+    /// Speak HTTP/2: ALPN h2 over https://, prior knowledge (h2c) over http://.
+    #[arg(long)]
+    pub http2: bool,
+    /// With --http2: concurrent streams on each of the -c connections.
+    #[arg(short = 'p', long, default_value_t = 1, requires = "http2")]
+    pub streams: usize,
 }
 
 impl TargetFlags {
+    /// `--http2 -p N`: the streams per connection; `None`: HTTP/1.1.
+    pub fn http2(&self) -> Option<usize> {
+        self.http2.then_some(self.streams)
+    }
+
     /// Whom an `https://` target is trusted as.
     pub fn tls(&self) -> TlsOptions {
         TlsOptions {

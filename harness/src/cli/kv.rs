@@ -41,6 +41,7 @@ impl KvArgs {
             cancel: self.faults.cancel.clone(),
             faults: self.faults.proxy.clone(),
             tls: self.target.tls(),
+            http2: self.target.http2(),
             ..self.spec.clone()
         }
     }

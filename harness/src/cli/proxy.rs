@@ -51,7 +51,7 @@ pub(super) async fn run(args: &ProxyArgs) -> u8 {
         true => args.upstream.clone(),
         false => format!("http://{}", args.upstream),
     };
-    let upstream = match resolve_target(&url, args.allow_remote, &Default::default()).await {
+    let upstream = match resolve_target(&url, args.allow_remote, &Default::default(), false).await {
         Ok(t) => t.addr,
         Err(e) => {
             warn(e);

@@ -66,6 +66,9 @@ pub struct ReproArgs {
     /// Seed of the faults steps inject (`cancel`), shared by every variant and trial (default: random, recorded in each step's report).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Speak this to every scenario's server, whatever its file says: h2 runs every step over HTTP/2 (h2c), C workers as streams, 8 per connection.
+    #[arg(long, value_enum)]
+    pub protocol: Option<crate::plan::Protocol>,
 }
 
 /// `git bisect run`'s exit codes.
@@ -97,6 +100,9 @@ impl ReproArgs {
         if let Some(out) = &self.out {
             command.push_str(&format!(" --out {}", out.display()));
         }
+        if self.protocol == Some(crate::plan::Protocol::H2) {
+            command.push_str(" --protocol h2");
+        }
         ReproOptions {
             scenarios: self.scenarios.clone(),
             all: self.all,
@@ -112,6 +118,7 @@ impl ReproArgs {
             minimize: self.minimize.then_some(self.minimize_trials.max(1)),
             only_passing: self.bisect,
             seed: self.seed.unwrap_or_else(crate::nemesis::fresh_seed),
+            protocol: self.protocol,
             command,
         }
     }

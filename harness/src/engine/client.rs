@@ -13,10 +13,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Sleep;
 
 use super::stream::Stream;
-use super::tls::Tls;
 use super::wire::{self, Chunks, Framing, RequestHead, WireError};
 use super::MAX_RESPONSE_BYTES;
 use crate::outcome::FailureKind;
+use crate::tls::Tls;
 
 /// How one request ended, before judging.
 #[derive(Debug)]
@@ -370,7 +370,7 @@ pub enum ConnError {
     Tls {
         /// Where.
         addr: SocketAddr,
-        /// Why, in one line (see [`super::tls::describe`]).
+        /// Why, in one line (see [`crate::tls::describe`]).
         reason: String,
     },
     /// The path cannot be put on a request line.
@@ -395,16 +395,17 @@ impl ConnError {
     }
 }
 
-/// One `GET path` on a fresh connection, within `timeout`: used for
-/// readiness probes and state checks.
+/// One `GET path` on a fresh connection (TLS with `tls`), within
+/// `timeout`: used for readiness probes and state checks.
 pub async fn get_once(
     addr: SocketAddr,
+    tls: Option<&Tls>,
     path: &str,
     timeout: Duration,
 ) -> Result<(u16, Bytes), ConnError> {
     let uri: Uri = path.parse().map_err(|_| ConnError::Path(path.to_owned()))?;
     let work = async {
-        let mut client = Client::new(addr, timeout);
+        let mut client = Client::new(addr, timeout).with_tls(tls.cloned());
         client.connect().await?;
         let head = RequestHead::new(&Method::GET, &uri, &HeaderMap::new(), &client.host());
         match client.exchange_with(&head, &[], None).await {

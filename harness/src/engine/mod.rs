@@ -15,8 +15,9 @@
 //! failure triggers it.
 
 mod client;
+pub mod h2;
 mod stream;
-pub mod tls;
+mod transport;
 mod wire;
 mod worker;
 
@@ -29,11 +30,13 @@ use hyper::HeaderMap;
 use tokio::sync::Barrier;
 use tokio::time::Instant;
 
+use self::h2::{H2Client, H2Conn};
 use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
 use crate::timeline::Timeline;
 
 pub use client::{get_once, Client, ConnError, Exchange};
+pub use transport::Transport;
 pub use wire::{RequestHead, WireError};
 use worker::Worker;
 
@@ -82,6 +85,9 @@ pub struct Finished {
     pub timeline: Timeline,
     /// When the run started on the wall clock, ms since the Unix epoch.
     pub start_unix_ms: u64,
+    /// Over HTTP/2: the fewest concurrent streams a connection was allowed
+    /// (the server's `MAX_CONCURRENT_STREAMS`), if it set a limit.
+    pub max_streams: Option<usize>,
 }
 
 /// Hands out request indices and says when the run is over.
@@ -160,7 +166,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
     });
     let burst = config.burst.then(|| {
         Arc::new(Burst {
-            barrier: Barrier::new(config.concurrency),
+            barrier: Barrier::new(config.workers()),
             round_size: AtomicUsize::new(0),
             rounds: AtomicU64::new(0),
         })
@@ -181,14 +187,37 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         .map(|_| Arc::new(Mutex::new(new_stats())))
         .collect();
     let mut shares: Vec<Vec<Worker>> = (0..threads).map(|_| Vec::new()).collect();
-    for id in 0..config.concurrency {
-        shares[id % threads].push(Worker::new(
+    // Over HTTP/2 the workers of a connection share it, on one thread.
+    let streams = config.http2.unwrap_or(1);
+    let h2_conns: Vec<_> = match config.http2 {
+        Some(_) => (0..config.concurrency)
+            .map(|_| {
+                H2Conn::new(
+                    config.target.addr,
+                    config.target.tls.clone(),
+                    config.timeout,
+                )
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    for id in 0..config.workers() {
+        let conn = id / streams;
+        let thread = conn % threads;
+        let transport = match h2_conns.get(conn) {
+            Some(shared) => Transport::H2(H2Client::new(Arc::clone(shared), config.timeout)),
+            None => Transport::H1(
+                Client::new(config.target.addr, config.timeout).with_tls(config.target.tls.clone()),
+            ),
+        };
+        shares[thread].push(Worker::new(
             id,
             Arc::clone(&config),
             Arc::clone(&head),
             Arc::clone(&progress),
             Arc::clone(&schedule),
-            Arc::clone(&tallies[id % threads]),
+            Arc::clone(&tallies[thread]),
+            transport,
         ));
     }
     let running: Vec<_> = shares
@@ -213,6 +242,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         halted,
         timeline: progress.with_timeline(std::mem::take),
         start_unix_ms,
+        max_streams: h2_conns.iter().filter_map(|c| c.max_streams()).min(),
     }
 }
 

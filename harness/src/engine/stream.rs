@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::client::ConnError;
-use super::tls::{self, Tls};
+use crate::tls::{self, Tls};
 
 /// Plain TCP or TLS over TCP.
 pub enum Stream {

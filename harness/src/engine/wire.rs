@@ -24,6 +24,12 @@ pub(super) const MAX_HEAD_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct RequestHead {
     bytes: Vec<u8>,
+    /// The same request in parts, for HTTP/2: method, path and query, the
+    /// `Host` (as `:authority`), and the other headers.
+    method: Method,
+    target: Uri,
+    authority: String,
+    headers: HeaderMap,
     has_length: bool,
     is_head: bool,
     /// Whether a request with no body still says `content-length: 0`
@@ -53,12 +59,27 @@ impl RequestHead {
             bytes.extend_from_slice(value.as_bytes());
             bytes.extend_from_slice(b"\r\n");
         }
+        let mut h2_headers = headers.clone();
+        let authority = match h2_headers.remove(HOST) {
+            Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            None => host.to_owned(),
+        };
         Self {
             bytes,
+            method: method.clone(),
+            target: uri.clone(),
+            authority,
+            headers: h2_headers,
             has_length: headers.contains_key(CONTENT_LENGTH),
             is_head: method == Method::HEAD,
             says_empty_length: matches!(*method, Method::POST | Method::PUT | Method::PATCH),
         }
+    }
+
+    /// Method, path and query, authority and headers (without `Host`): the
+    /// request as HTTP/2 sends it.
+    pub(super) fn parts(&self) -> (&Method, &Uri, &str, &HeaderMap) {
+        (&self.method, &self.target, &self.authority, &self.headers)
     }
 
     /// Whether this is a `HEAD` request (its answer has no body).

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::client::{Client, Exchange};
+use super::client::Exchange;
+use super::transport::Transport;
 use super::wire::RequestHead;
 use super::{Burst, Progress, Schedule};
 use crate::plan::{FireConfig, Stop};
@@ -27,7 +28,7 @@ pub(super) struct Worker {
     /// made every record a cache miss (perf, fire against nginx). The lock
     /// is never contended: a thread's workers take turns on it.
     stats: Arc<Mutex<RunStats>>,
-    client: Client,
+    client: Transport,
     /// The timeline bucket being filled: its width, its index on a grid of
     /// that width, and its counts.
     bucket: (u64, u64, Bucket),
@@ -45,9 +46,8 @@ impl Worker {
         progress: Arc<Progress>,
         schedule: Arc<Schedule>,
         stats: Arc<Mutex<RunStats>>,
+        client: Transport,
     ) -> Self {
-        let client =
-            Client::new(config.target.addr, config.timeout).with_tls(config.target.tls.clone());
         let width = config.bucket_ms.max(1);
         Self {
             id,
@@ -116,7 +116,7 @@ impl Worker {
     /// connecting does not spread the sends out.
     pub(super) async fn run_bursts(mut self, burst: &Burst) {
         let _ = self.client.connect().await;
-        let c = self.config.concurrency as u64;
+        let c = self.config.workers() as u64;
         let start = self.schedule.start;
         loop {
             if burst.barrier.wait().await.is_leader() {

@@ -22,9 +22,11 @@
 //! ```
 
 mod error;
+mod run;
 mod target;
 
 pub use error::FireError;
+pub use run::{run_config, MAX_START_DELAY};
 pub use target::{ensure_listening, fault_proxy, resolve_target};
 
 use std::sync::Arc;
@@ -33,15 +35,15 @@ use std::time::{Duration, SystemTime};
 use hyper::Method;
 
 use crate::check::CheckSpec;
-use crate::engine::tls::TlsOptions;
-use crate::engine::{self, Progress};
+use crate::engine::Progress;
 use crate::gate::Gate;
 use crate::nemesis::proxy::ProxyFault;
 use crate::nemesis::server::Outage;
-use crate::nemesis::{CancelSpec, FaultsReport};
+use crate::nemesis::CancelSpec;
 use crate::plan::{FireConfig, Halt, Shard, Stop};
-use crate::report::{LoadInfo, Report, ShardInfo, TargetInfo, TlsInfo};
+use crate::report::Report;
 use crate::request::{parse_header, BodyTemplate, HeaderError, RequestSpec};
+use crate::tls::TlsOptions;
 
 /// Builds and runs a load test from code. The check methods take the same
 /// names and shapes as the `fire` flags and the scenario keys (see
@@ -63,6 +65,7 @@ pub struct Fire {
     gate: Gate,
     allow_remote: bool,
     tls: TlsOptions,
+    http2: Option<usize>,
     bucket_ms: u64,
     cancel: Option<CancelSpec>,
     seed: Option<u64>,
@@ -72,9 +75,6 @@ pub struct Fire {
     /// Builder inputs that cannot be used, reported by `resolve`.
     invalid: Vec<HeaderError>,
 }
-
-/// The furthest ahead `--start-at` may be: a run waits, but not forever.
-pub const MAX_START_DELAY: Duration = Duration::from_secs(3600);
 
 impl Fire {
     /// `GET url`, 1 worker, 1 request, expecting any 2xx.
@@ -95,6 +95,7 @@ impl Fire {
             gate: Gate::default(),
             allow_remote: false,
             tls: TlsOptions::default(),
+            http2: None,
             bucket_ms: crate::timeline::DEFAULT_BUCKET_MS,
             cancel: None,
             seed: None,
@@ -284,6 +285,14 @@ impl Fire {
         self
     }
 
+    /// Speaks HTTP/2 with `streams` concurrent streams on each connection
+    /// (`--http2 -p N`): ALPN `h2` over `https://`, prior knowledge (h2c)
+    /// over `http://`.
+    pub fn http2(mut self, streams: usize) -> Self {
+        self.http2 = Some(streams);
+        self
+    }
+
     /// Validates the options, resolves the target, checks it is loopback (or
     /// allowed) and that something listens there.
     pub async fn resolve(self) -> Result<FireConfig, FireError> {
@@ -304,6 +313,9 @@ impl Fire {
                     "--rate and --burst do not mix: a burst sends as fast as it can".into(),
                 );
             }
+        }
+        if self.http2 == Some(0) {
+            return invalid("--streams must be at least 1".into());
         }
         if self.timeout.is_zero() {
             return invalid("the timeout must be positive".into());
@@ -337,12 +349,19 @@ impl Fire {
         if self.bucket_ms == 0 {
             return invalid("--bucket must be at least 1ms".to_owned());
         }
-        let target = resolve_target(&self.url, self.allow_remote, &self.tls).await?;
+        let target = resolve_target(
+            &self.url,
+            self.allow_remote,
+            &self.tls,
+            self.http2.is_some(),
+        )
+        .await?;
         ensure_listening(&target, self.timeout).await?;
         Ok(FireConfig {
             target,
             request: self.request,
             concurrency: self.concurrency,
+            http2: self.http2,
             stop,
             shard: self.shard,
             start_at: self.start_at,
@@ -368,85 +387,4 @@ impl Fire {
         let config = self.resolve().await?;
         run_config(config, Arc::new(Progress::default())).await
     }
-}
-
-/// Runs a resolved config, updating `progress` as requests finish; with
-/// `--fault`, through a fault proxy of its own.
-pub async fn run_config(
-    mut config: FireConfig,
-    progress: Arc<Progress>,
-) -> Result<Report, FireError> {
-    if let Some(at) = config.start_at {
-        // Bounded by MAX_START_DELAY at resolve; a time already past starts now.
-        if let Ok(wait) = at.duration_since(SystemTime::now()) {
-            tokio::time::sleep(wait.min(MAX_START_DELAY)).await;
-        }
-    }
-    // The proxy's windows count from its start, just before the run's.
-    let proxy = fault_proxy(
-        config.target.addr,
-        &config.proxy,
-        config.seed,
-        config.timeout,
-    )
-    .await?;
-    if let Some(proxy) = &proxy {
-        config.target.addr = proxy.addr();
-        config.broken = Some(proxy.broken());
-    }
-    let config = Arc::new(config);
-    let finished = engine::run(Arc::clone(&config), progress).await;
-    let target = TargetInfo {
-        method: config.request.method.to_string(),
-        url: config.target.url.to_string(),
-        body: config.request.body.as_ref().map(BodyTemplate::fingerprint),
-        tls: config.target.tls.as_ref().map(|t| TlsInfo {
-            insecure: t.insecure(),
-        }),
-    };
-    let load = LoadInfo {
-        concurrency: config.concurrency,
-        requests: match config.stop {
-            Stop::Requests(n) => Some(n),
-            Stop::Duration(_) => None,
-        },
-        duration_limit_s: match config.stop {
-            Stop::Duration(d) => Some(d.as_secs_f64()),
-            Stop::Requests(_) => None,
-        },
-        rate: config.rate,
-        burst: config.burst,
-        timeout_ms: crate::duration::millis(config.timeout),
-    };
-    let mut report = Report::new(
-        target,
-        load,
-        config.checks.clone(),
-        config.gate,
-        finished.stats,
-        finished.elapsed.as_secs_f64(),
-    );
-    report.halted = finished.halted;
-    report.set_timeline(&finished.timeline);
-    if config.cancel.is_some() || proxy.is_some() {
-        let mut faults = FaultsReport::new(
-            config.seed,
-            config.cancel.as_ref(),
-            finished.start_unix_ms,
-            config.recovery_floor,
-            report.timeline.as_ref(),
-        );
-        if let Some(proxy) = proxy {
-            faults.add_proxy(&config.proxy, proxy.stop().await, report.timeline.as_ref());
-        }
-        report.set_faults(faults);
-    }
-    if config.shard != Shard::WHOLE || config.run_id.is_some() {
-        report.shard = Some(ShardInfo {
-            run_id: config.run_id.clone().unwrap_or_default(),
-            index: config.shard.index,
-            count: config.shard.count,
-        });
-    }
-    Ok(report)
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use hyper::header::HeaderValue;
 
 use super::FireError;
-use crate::engine::tls::{Tls, TlsOptions};
 use crate::nemesis::proxy::{Proxy, ProxyFault};
 use crate::request::Target;
+use crate::tls::{Tls, TlsOptions};
 
 /// The fault proxy a `fire` or `kv` run goes through: on a free loopback
 /// port in front of `upstream`, with `faults` drawn from `seed`; `None`
@@ -48,11 +48,13 @@ pub async fn ensure_listening(target: &Target, timeout: Duration) -> Result<(), 
 }
 
 /// Parses and resolves an `http://` or `https://` URL (trusting whom
-/// `tls` says); refuses non-loopback addresses unless `allow_remote`.
+/// `tls` says, offering `h2` by ALPN if `http2`, else `http/1.1`); refuses
+/// non-loopback addresses unless `allow_remote`.
 pub async fn resolve_target(
     url: &str,
     allow_remote: bool,
     tls: &TlsOptions,
+    http2: bool,
 ) -> Result<Target, FireError> {
     let bad = |reason: &str| FireError::Url {
         url: url.to_owned(),
@@ -70,7 +72,8 @@ pub async fn resolve_target(
     };
     let host = parsed.host_str().ok_or_else(|| bad("no host"))?.to_owned();
     let tls = if secure {
-        Some(Tls::new(tls, &host, &[b"http/1.1"]).map_err(|e| FireError::Tls(e.to_string()))?)
+        let alpn: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
+        Some(Tls::new(tls, &host, &[alpn]).map_err(|e| FireError::Tls(e.to_string()))?)
     } else {
         None
     };

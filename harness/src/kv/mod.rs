@@ -25,7 +25,8 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST, IF_MATCH, I
 use hyper::Request;
 
 use crate::check::Checks;
-use crate::engine::{Client, Exchange};
+use crate::engine::h2::{H2Client, H2Conn};
+use crate::engine::{Client, Exchange, Transport};
 use crate::fire::{ensure_listening, fault_proxy, resolve_target, FireError};
 use crate::gate::Gate;
 use crate::history::sim::Rng;
@@ -83,7 +84,7 @@ pub async fn run(
     outage: Option<Arc<Outage>>,
 ) -> Result<KvRun, KvError> {
     let plan = spec.plan()?;
-    let target = resolve_target(base_url, allow_remote, &spec.tls).await?;
+    let target = resolve_target(base_url, allow_remote, &spec.tls, spec.http2.is_some()).await?;
     ensure_listening(&target, spec.timeout).await?;
     let entropy = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -107,10 +108,18 @@ pub async fn run(
         broken: proxy.as_ref().map(Proxy::broken),
     });
     let addr = proxy.as_ref().map_or(target.addr, Proxy::addr);
-    let workers: Vec<_> = (0..spec.concurrency)
+    // Over HTTP/2, each connection carries `streams` clients.
+    let streams = spec.http2.unwrap_or(1);
+    let h2_conns: Vec<_> = (0..spec.http2.map_or(0, |_| spec.concurrency))
+        .map(|_| H2Conn::new(addr, target.tls.clone(), spec.timeout))
+        .collect();
+    let workers: Vec<_> = (0..spec.concurrency * streams)
         .map(|w| {
             let shared = Arc::clone(&shared);
-            let client = Client::new(addr, spec.timeout).with_tls(target.tls.clone());
+            let client = match h2_conns.get(w / streams) {
+                Some(conn) => Transport::H2(H2Client::new(Arc::clone(conn), spec.timeout)),
+                None => Transport::H1(Client::new(addr, spec.timeout).with_tls(target.tls.clone())),
+            };
             tokio::spawn(async move { worker(w, &shared, client).await })
         })
         .collect();
@@ -148,6 +157,15 @@ pub async fn run(
             rate: None,
             burst: false,
             timeout_ms: crate::duration::millis(spec.timeout),
+            http2: spec.http2.map(|streams| {
+                let max = h2_conns.iter().filter_map(|c| c.max_streams()).min();
+                crate::report::Http2Info {
+                    streams,
+                    max_concurrent_streams: max,
+                    effective_concurrency: spec.concurrency
+                        * max.map_or(streams, |m| m.min(streams)),
+                }
+            }),
         },
         Checks::default(),
         Gate::default(),
@@ -184,7 +202,7 @@ struct Sent {
     faulted: bool,
 }
 
-async fn send(shared: &Shared, client: &mut Client, req: Request<Bytes>, i: u64) -> Sent {
+async fn send(shared: &Shared, client: &mut Transport, req: Request<Bytes>, i: u64) -> Sent {
     let spec = &shared.plan.spec;
     let invoke = shared.start.elapsed();
     let abandon = spec
@@ -192,7 +210,9 @@ async fn send(shared: &Shared, client: &mut Client, req: Request<Bytes>, i: u64)
         .as_ref()
         .and_then(|c| c.decide(shared.seed, i, invoke));
     let mark = shared.outage.as_ref().map(|o| (o, o.mark()));
-    let exchange = client.send_abandoning(req, abandon).await;
+    let exchange = client
+        .send_abandoning(req, shared.authority.to_str().unwrap_or_default(), abandon)
+        .await;
     let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. } if kind.is_unanswered())
         && (mark.is_some_and(|(o, m)| o.overlapped(m))
             || shared
@@ -239,7 +259,7 @@ fn op(key: &str, kind: OpKind, outcome: Outcome, sent: &Sent) -> Op {
     }
 }
 
-async fn worker(w: usize, shared: &Shared, mut client: Client) -> (Vec<Op>, RunStats) {
+async fn worker(w: usize, shared: &Shared, mut client: Transport) -> (Vec<Op>, RunStats) {
     let plan = &shared.plan;
     let spec = &plan.spec;
     let mut rng = Rng::new(shared.seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));

@@ -2,7 +2,7 @@
 //! (`racegate kv --read … --write …`) and in a scenario step (`kv = { read =
 //! …, write = … }`).
 
-use crate::engine::tls::TlsOptions;
+use crate::tls::TlsOptions;
 use std::time::Duration;
 
 use hyper::Method;
@@ -111,6 +111,12 @@ pub struct KvSpec {
     #[arg(skip)]
     #[serde(default)]
     pub tls: TlsOptions,
+    /// HTTP/2 with this many streams on each connection (each stream a
+    /// client of its own: `concurrency` × streams clients); `None`:
+    /// HTTP/1.1. On the command line, `--http2 -p N`.
+    #[arg(skip)]
+    #[serde(default)]
+    pub http2: Option<usize>,
 }
 
 /// Default JSON pointer to a read's value.

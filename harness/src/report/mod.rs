@@ -6,11 +6,13 @@
 
 pub mod history_html;
 pub mod html;
+mod info;
 mod junit;
 mod markdown;
 mod merge;
 mod summary;
 
+pub use info::{Http2Info, Latency, LoadInfo, ShardInfo, TargetInfo, TlsInfo};
 pub use summary::history_lines;
 
 use std::collections::BTreeMap;
@@ -101,74 +103,6 @@ pub struct Report {
     /// The faults injected, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultsReport>,
-}
-
-/// The target.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TargetInfo {
-    /// HTTP method.
-    pub method: String,
-    /// URL.
-    pub url: String,
-    /// The body template (its text, or its length and hash if long): runs
-    /// merge only if they sent the same.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// For an `https://` target: how the server was trusted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsInfo>,
-}
-
-/// How an `https://` target's server was trusted.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// `--insecure`: its certificate was not verified.
-    pub insecure: bool,
-}
-
-/// Which part of a split run a report covers.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ShardInfo {
-    /// The run all shards belong to.
-    pub run_id: String,
-    /// This shard, from 0.
-    pub index: u32,
-    /// How many shards in all.
-    pub count: u32,
-}
-
-/// The load shape.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct LoadInfo {
-    /// Workers (connections).
-    pub concurrency: usize,
-    /// `-n`, if the run was bounded by count.
-    pub requests: Option<u64>,
-    /// `-z`, if bounded by duration, in seconds.
-    pub duration_limit_s: Option<f64>,
-    /// `--rate`, requests per second, if open loop.
-    pub rate: Option<f64>,
-    /// Whether `--burst` was on.
-    pub burst: bool,
-    /// Per-request timeout, in milliseconds.
-    pub timeout_ms: u64,
-}
-
-/// Latency percentiles, in milliseconds.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Latency {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Slowest.
-    pub max: f64,
-    /// Mean.
-    pub mean: f64,
 }
 
 /// Serialised HDR histograms.

@@ -65,6 +65,16 @@ impl Report {
             self.requests_per_second,
             self.duration_s
         );
+        if let Some(h2) = &self.load.http2 {
+            let allowed = h2
+                .max_concurrent_streams
+                .map_or(String::new(), |m| format!(" (the server allows {m})"));
+            let _ = writeln!(
+                s,
+                "HTTP/2: {} connections × {} streams{allowed}: {} in flight at most",
+                self.load.concurrency, h2.streams, h2.effective_concurrency
+            );
+        }
         if self.target.tls.as_ref().is_some_and(|t| t.insecure) {
             s.push_str("TLS: the server's certificate was not verified (--insecure)\n");
         }

@@ -12,6 +12,7 @@
 //!
 //! [`run`] returns a [`ReproOutcome`]; the CLI maps it to an exit code.
 
+pub mod certs;
 mod compare;
 mod evidence;
 mod minimize;
@@ -65,6 +66,9 @@ pub struct ReproOptions {
     pub only_passing: bool,
     /// The seed of every fault the scenarios inject.
     pub seed: u64,
+    /// Speak this protocol to every scenario's server, whatever its file
+    /// says.
+    pub protocol: Option<crate::plan::Protocol>,
     /// The command line, for the index of `out`.
     pub command: String,
 }
@@ -86,6 +90,7 @@ impl Default for ReproOptions {
             minimize: None,
             only_passing: false,
             seed: crate::nemesis::fresh_seed(),
+            protocol: None,
             command: "racegate repro".into(),
         }
     }
@@ -205,10 +210,15 @@ pub async fn run(opts: &ReproOptions) -> Result<ReproOutcome, ReproError> {
     if paths.is_empty() {
         return Err(ReproError::NoScenarios(opts.dir.clone()));
     }
-    let scenarios = paths
+    let mut scenarios = paths
         .iter()
         .map(|p| Scenario::load(p))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(protocol) = opts.protocol {
+        for s in &mut scenarios {
+            s.server.protocol = protocol;
+        }
+    }
     if !cfg!(feature = "reference-server") {
         if let Some(s) = scenarios.iter().find(|s| s.server.reference) {
             return Err(ReproError::Server {

@@ -3,7 +3,6 @@
 //! the server process; [`Nemesis::fire`] and [`Nemesis::kv`] record what was
 //! done in the step's report and judge the window it left.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,9 +11,10 @@ use crate::duration::millis;
 use crate::fire::Fire;
 use crate::gate::Gate;
 use crate::nemesis::server::{Outage, ServerFault, ServerFaultReport};
-use crate::plan::Halt;
+use crate::plan::{Halt, Protocol};
 use crate::report::Report;
 use crate::scenario::{FireStep, KvStep, Scenario};
+use crate::tls::TlsOptions;
 
 /// How a step with a server fault can fail: its own way, or the server's.
 pub(super) enum StepError<E> {
@@ -101,13 +101,12 @@ impl Nemesis<'_> {
         halt: Option<Halt>,
     ) -> Result<Report, StepError<crate::fire::FireError>> {
         let outage = Arc::new(Outage::default());
-        let run = fire_step(
-            step,
-            server.addr,
-            halt,
-            self.seed,
-            Some(Arc::clone(&outage)),
-        );
+        let endpoint = Endpoint {
+            base: server.base_url(),
+            protocol: self.scenario.server.protocol,
+            tls: server.tls_options(),
+        };
+        let run = fire_step(step, endpoint, halt, self.seed, Some(Arc::clone(&outage)));
         let (mut report, done) = self.around(step.server_fault, server, &outage, run).await?;
         if let Some(done) = done {
             report.add_server_fault(done.fault, self.seed, done.start_unix_ms);
@@ -123,11 +122,13 @@ impl Nemesis<'_> {
         server: &mut ServerProcess,
     ) -> Result<crate::kv::KvRun, StepError<crate::kv::KvError>> {
         let outage = Arc::new(Outage::default());
-        let url = format!("http://{}", server.addr);
+        let url = server.base_url();
         // The nemesis's seed unless the step names one: every trial and
         // variant faces the same faults, and their reports merge.
         let mut spec = step.spec.clone();
         let seed = *spec.seed.get_or_insert(self.seed);
+        (spec.concurrency, spec.http2) = self.scenario.server.protocol.shape(spec.concurrency);
+        spec.tls = server.tls_options();
         let run = crate::kv::run(&url, &spec, false, Some(Arc::clone(&outage)));
         let (mut run, done) = self.around(step.server_fault, server, &outage, run).await?;
         if let Some(done) = done {
@@ -138,17 +139,29 @@ impl Nemesis<'_> {
     }
 }
 
-/// One fire step's load against the server at `addr`.
+/// Where a step's requests go and how: the server's base URL, the
+/// protocol, and whom to trust over TLS.
+struct Endpoint {
+    base: String,
+    protocol: Protocol,
+    tls: TlsOptions,
+}
+
+/// One fire step's load against `endpoint`.
 async fn fire_step(
     step: &FireStep,
-    addr: SocketAddr,
+    Endpoint {
+        base,
+        protocol,
+        tls,
+    }: Endpoint,
     halt: Option<Halt>,
     seed: u64,
     outage: Option<Arc<Outage>>,
 ) -> Result<Report, crate::fire::FireError> {
-    let mut fire = Fire::get(format!("http://{addr}{}", step.path))
+    let mut fire = Fire::get(format!("{base}{}", step.path))
+        .tls(tls)
         .method(step.method.clone())
-        .concurrency(step.concurrency)
         .requests(step.requests)
         .timeout(step.timeout)
         .checks(step.checks.clone())
@@ -157,6 +170,11 @@ async fn fire_step(
             ..Gate::default()
         })
         .seed(seed);
+    let (connections, http2) = protocol.shape(step.concurrency);
+    fire = fire.concurrency(connections);
+    if let Some(streams) = http2 {
+        fire = fire.http2(streams);
+    }
     for h in &step.headers {
         fire = fire.header(h);
     }

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::certs::TrialTls;
 use crate::engine::get_once;
 use crate::nemesis::server::{Outage, StopSignal};
 use crate::scenario::Scenario;
+use crate::tls::Tls;
 
 /// The Cargo feature that builds the reference server into racegate.
 pub const REFERENCE_FEATURE: &str = "reference-server";
@@ -65,6 +67,9 @@ pub enum ServerError {
         /// The end of its output.
         log: String,
     },
+    /// The trial's certificates could not be made or used.
+    #[error("{0}")]
+    Tls(String),
     /// The process ignored SIGTERM.
     #[error("`{command}` did not stop within {timeout:?} of SIGTERM and was killed")]
     NoStop {
@@ -93,6 +98,9 @@ pub struct ServerProcess {
     log: PathBuf,
     /// The command that started it.
     pub command_line: String,
+    /// With `tls = true`: the trial's certificates, and the connector the
+    /// probes use.
+    tls: Option<(TrialTls, Tls)>,
 }
 
 impl ServerProcess {
@@ -103,7 +111,29 @@ impl ServerProcess {
             .and_then(|l| l.local_addr())
             .map_err(ServerError::Port)?
             .port();
+        if scenario.server.tls {
+            TrialTls::make(dir).map_err(ServerError::Tls)?;
+        }
         Self::start_on(scenario, variant_name, dir, port, false)
+    }
+
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Whom the steps trust: the trial's CA, when it serves TLS.
+    pub fn tls_options(&self) -> crate::tls::TlsOptions {
+        self.tls
+            .as_ref()
+            .map(|(files, _)| files.options())
+            .unwrap_or_default()
+    }
+
+    /// The connector for one-off GETs (probes, state checks).
+    pub fn client_tls(&self) -> Option<&Tls> {
+        self.tls.as_ref().map(|(_, tls)| tls)
     }
 
     /// The same server again, on the same port and database: after a
@@ -121,8 +151,14 @@ impl ServerProcess {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
         let scenario_dir = absolute(scenario.path.parent().unwrap_or(Path::new(".")));
         let cwd = absolute(Path::new("."));
+        let tls = scenario.server.tls.then(|| TrialTls::at(dir));
+        let (tls_cert, tls_key) = tls.as_ref().map_or((String::new(), String::new()), |t| {
+            (t.cert.display().to_string(), t.key.display().to_string())
+        });
         let fill = |s: &str| {
             s.replace("{port}", &port.to_string())
+                .replace("{tls_cert}", &tls_cert)
+                .replace("{tls_key}", &tls_key)
                 .replace("{db}", &db.display().to_string())
                 .replace("{dir}", &dir.display().to_string())
                 .replace("{scenario_dir}", &scenario_dir.display().to_string())
@@ -140,6 +176,16 @@ impl ServerProcess {
                 "--db".into(),
                 db.display().to_string(),
             ]
+            .into_iter()
+            .chain(tls.iter().flat_map(|_| {
+                [
+                    "--tls-cert".into(),
+                    tls_cert.clone(),
+                    "--tls-key".into(),
+                    tls_key.clone(),
+                ]
+            }))
+            .collect()
         } else {
             scenario.server.command.iter().map(|s| fill(s)).collect()
         };
@@ -175,11 +221,19 @@ impl ServerProcess {
             program: argv[0].clone(),
             source,
         })?;
+        let tls = match tls {
+            Some(files) => {
+                let client = files.client().map_err(ServerError::Tls)?;
+                Some((files, client))
+            }
+            None => None,
+        };
         Ok(Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             log,
             command_line: argv.join(" "),
+            tls,
         })
     }
 
@@ -208,7 +262,14 @@ impl ServerProcess {
                     log: self.log_tail(),
                 });
             }
-            let last = match get_once(self.addr, path, Duration::from_millis(500)).await {
+            let last = match get_once(
+                self.addr,
+                self.client_tls(),
+                path,
+                Duration::from_millis(500),
+            )
+            .await
+            {
                 Ok((200, _)) => return Ok(()),
                 Ok((status, _)) => format!("{path} answered {status}"),
                 Err(e) => e.to_string(),

@@ -184,7 +184,7 @@ pub(super) async fn run_variant(
                     (step_failed, seen)
                 }
                 PlannedStep::State(s) => {
-                    let outcome = state_step(s, server.addr).await;
+                    let outcome = state_step(s, server.addr, server.client_tls()).await;
                     let summary = state_summary(&mut trials.state_checks, &s.name);
                     match outcome {
                         Ok(()) => {
@@ -276,14 +276,18 @@ fn worse(a: Option<HistoryCheck>, b: Option<HistoryCheck>) -> Option<HistoryChec
     }
 }
 
-async fn state_step(step: &StateStep, addr: SocketAddr) -> Result<(), String> {
+async fn state_step(
+    step: &StateStep,
+    addr: SocketAddr,
+    tls: Option<&crate::tls::Tls>,
+) -> Result<(), String> {
     let StateStep {
         path,
         pointer,
         condition,
         ..
     } = step;
-    match get_once(addr, path, STATE_TIMEOUT).await {
+    match get_once(addr, tls, path, STATE_TIMEOUT).await {
         Ok((200, body)) => match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(v) => condition
                 .check(v.pointer(pointer))

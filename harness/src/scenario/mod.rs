@@ -11,6 +11,8 @@
 //! reference = true                  # or: command = ["python3", "app.py", "--port", "{port}"]
 //! args = ["--pool-size", "4"]       # appended to the command
 //! ready = "/healthz"
+//! protocol = "h2"                   # optional: every step over HTTP/2
+//! tls = true                        # optional: HTTPS, with a CA made per trial
 //!
 //! [variants.before]
 //! args = ["--inject", "lost-update"]
@@ -43,7 +45,8 @@
 //! port), `{db}` (a fresh database path), `{dir}` (the trial's scratch dir,
 //! where the server runs), `{scenario_dir}` (the scenario file's directory)
 //! and `{cwd}` (where racegate was started, e.g. a checked-out tree under
-//! `git bisect`).
+//! `git bisect`); with `tls = true`, `{tls_cert}` and `{tls_key}` (PEM files
+//! of a certificate for 127.0.0.1 and localhost).
 
 mod step;
 
@@ -96,6 +99,16 @@ fn default_trials() -> u32 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
+    /// `"http/1.1"` (the default) or `"h2"`: every step's requests then go
+    /// over HTTP/2 (h2c), a step's workers as streams on shared connections.
+    #[serde(default)]
+    pub protocol: crate::plan::Protocol,
+    /// Serve HTTPS: racegate makes a CA and a certificate for 127.0.0.1 in
+    /// each trial's directory; the reference server gets `--tls-cert` and
+    /// `--tls-key`, any command `{tls_cert}` and `{tls_key}`; every step
+    /// trusts the CA.
+    #[serde(default)]
+    pub tls: bool,
     /// Start racegate's reference server (`racegate server --addr 127.0.0.1:{port} --db {db}`).
     #[serde(default)]
     pub reference: bool,
