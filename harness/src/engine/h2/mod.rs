@@ -11,7 +11,9 @@
 //!
 //! How a stream can fail, told apart so each is its own cluster:
 //! `REFUSED_STREAM` and a `GOAWAY` above the stream's id mean the server
-//! did not process it (kind `connect`: nothing took effect); any other
+//! did not process it (kind `connect`: nothing took effect; a stream a
+//! graceful close turned away is first sent once more, on a new
+//! connection); any other
 //! reset or a lost connection is `indeterminate`; a body that waited for a
 //! flow-control window past the timeout is a `timeout` that says so.
 
@@ -174,7 +176,19 @@ impl H2Client {
                 let (generation, send) = held.clone().expect("just taken");
                 let req = request(head, scheme, body.len()).expect("checked above");
                 match open(send, req, body.is_empty()).await {
-                    Ok(opened) => return answer(opened, body, &phase).await,
+                    Ok(opened) => match answer(opened, body, &phase).await {
+                        // Turned away by a graceful GOAWAY (its id above the
+                        // last the server will process): not processed, and
+                        // safe to send again (RFC 9113 §8.7), as HTTP/2
+                        // clients do — nginx does this after every
+                        // `keepalive_requests` streams on a connection.
+                        Err(Failure::H2(e)) if attempt == 0 && turned_away(&e) => {
+                            *held = None;
+                            *stale = Some(generation);
+                            phase.set(Phase::STREAM);
+                        }
+                        done => return done,
+                    },
                     Err(e) if attempt == 0 && (e.is_go_away() || e.is_io()) => {
                         *held = None;
                         *stale = Some(generation);
@@ -339,6 +353,12 @@ async fn send_body(stream: &mut SendStream<Bytes>, mut body: Bytes) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Whether a stream was turned away by a graceful close (a `GOAWAY` with
+/// `NO_ERROR` from the server above its id): it was not processed.
+fn turned_away(e: &h2::Error) -> bool {
+    e.is_go_away() && e.is_remote() && e.reason() == Some(Reason::NO_ERROR)
 }
 
 /// A stream's failure as a kind and a one-line message (the same for one
