@@ -47,5 +47,22 @@ fn merge_adds_runs_exactly() {
     assert_eq!((m.total, m.passed), (100, 90));
     assert_eq!(m.failure_clusters.iter().map(|c| c.count).sum::<u64>(), 10);
     validate_against_schema(&merged.path().join("report.json"));
+    // A run over HTTP/2, or over https://, is not the same run.
+    let mut h1 = racegate::Report::read(&a).unwrap();
+    let mut h2 = h1.clone();
+    h2.load.http2 = Some(racegate::report::Http2Info {
+        streams: 4,
+        max_concurrent_streams: None,
+        effective_concurrency: 8,
+    });
+    let err = h1.merge(&h2).unwrap_err();
+    assert!(err.to_string().contains("protocols differ"), "{err}");
+    let mut tls = h1.clone();
+    tls.target.url = tls.target.url.replacen("http://", "https://", 1);
+    assert!(h1
+        .merge(&tls)
+        .unwrap_err()
+        .to_string()
+        .contains("protocols differ"));
     drop(server);
 }

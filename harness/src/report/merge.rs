@@ -20,6 +20,14 @@ impl Report {
         {
             return Err(ReportError::Mismatch("targets differ (method or path)"));
         }
+        let scheme = |url: &str| url.split("://").next().unwrap_or_default().to_owned();
+        if scheme(&self.target.url) != scheme(&other.target.url)
+            || self.load.http2.is_some() != other.load.http2.is_some()
+        {
+            return Err(ReportError::Mismatch(
+                "protocols differ (http:// or https://, HTTP/1.1 or HTTP/2)",
+            ));
+        }
         if self.target.body != other.target.body {
             return Err(ReportError::Mismatch(
                 "request bodies differ (body template)",
