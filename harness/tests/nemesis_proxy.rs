@@ -219,6 +219,29 @@ async fn requests_the_proxy_broke_are_faulted_and_every_other_one_passes() {
     assert_eq!(report.total + report.faulted, 600);
 }
 
+/// Over HTTP/2 a reset breaks every stream on its connection, and may come
+/// while the session is being set up: all of those are faulted (the
+/// connection's port names them), and every other request passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http2_every_stream_a_reset_broke_is_faulted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = reference_server(dir.path(), None);
+    let report = Fire::post(server.url("/api/chat"), r#"{"message": "m{i}"}"#)
+        .concurrency(2)
+        .http2(4)
+        .requests(400)
+        .timeout(Duration::from_millis(500))
+        .expect_json_field("response")
+        .fault("reset=30%".parse().unwrap())
+        .seed(5)
+        .run()
+        .await
+        .unwrap();
+    assert!(report.faulted > 0, "{}", report.summary());
+    assert_eq!(report.passed, report.total, "{}", report.summary());
+    assert_eq!(report.total + report.faulted, 400);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latency_window_longer_than_the_timeout_fails_and_recovers_at_once() {
     let dir = tempfile::tempdir().unwrap();

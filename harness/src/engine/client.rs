@@ -121,7 +121,9 @@ impl Client {
             self.conn = None;
         }
         self.port = 0;
-        let conn = Conn::open(self.addr, self.tls.as_ref(), self.timeout).await?;
+        let conn = Conn::open(self.addr, self.tls.as_ref(), self.timeout)
+            .await
+            .inspect_err(|e| self.port = e.port())?;
         self.port = conn.stream.local_addr().map_or(0, |a| a.port());
         self.conn = Some(conn);
         Ok(())
@@ -372,6 +374,20 @@ pub enum ConnError {
         addr: SocketAddr,
         /// Why, in one line (see [`crate::tls::describe`]).
         reason: String,
+        /// The connection's local port (the fault proxy names the
+        /// connections it broke by it).
+        port: u16,
+    },
+    /// Connected, but the HTTP/2 session could not be set up (its preface,
+    /// SETTINGS and first PING): nothing was sent.
+    #[error("connect to {addr}: session setup: {reason}")]
+    Session {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+        /// The connection's local port.
+        port: u16,
     },
     /// The path cannot be put on a request line.
     #[error("bad path {0:?}")]
@@ -385,6 +401,15 @@ pub enum ConnError {
 }
 
 impl ConnError {
+    /// The local port of the connection that failed after it was made (0
+    /// when none was).
+    pub fn port(&self) -> u16 {
+        match self {
+            Self::Tls { port, .. } | Self::Session { port, .. } => *port,
+            _ => 0,
+        }
+    }
+
     /// The failure kind of a request that could not be sent for this
     /// reason: `tls` for a failed handshake, `connect` otherwise.
     pub fn kind(&self) -> FailureKind {

@@ -42,16 +42,19 @@ impl Stream {
         let Some(tls) = tls else {
             return Ok(Self::Plain(tcp));
         };
+        let port = tcp.local_addr().map_or(0, |a| a.port());
         let handshake = tls.connector().connect(tls.name(), tcp);
         match tokio::time::timeout_at(deadline, handshake).await {
             Ok(Ok(stream)) => Ok(Self::Tls(Box::new(stream))),
             Ok(Err(e)) => Err(ConnError::Tls {
                 addr,
                 reason: tls::describe(&e),
+                port,
             }),
             Err(_) => Err(ConnError::Tls {
                 addr,
                 reason: format!("TLS handshake: no answer within {timeout:?}"),
+                port,
             }),
         }
     }

@@ -70,19 +70,17 @@ impl H2Conn {
         slot.send = None;
         let addr = self.addr;
         let stream = Stream::open(addr, self.tls.as_ref(), self.timeout).await?;
+        let port = stream.local_addr().map_or(0, |a| a.port());
         if let Stream::Tls(tls) = &stream {
             if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
                 return Err(ConnError::Tls {
                     addr,
                     reason: "TLS handshake: the server did not agree to h2 (ALPN)".into(),
+                    port,
                 });
             }
         }
-        let port = stream.local_addr().map_or(0, |a| a.port());
-        let failed = |reason: String| ConnError::Connect {
-            addr,
-            reason: format!("h2 handshake: {reason}"),
-        };
+        let failed = |reason: String| ConnError::Session { addr, reason, port };
         let (send, connection) = tokio::time::timeout(self.timeout, h2::client::handshake(stream))
             .await
             .map_err(|_| failed(format!("no answer within {:?}", self.timeout)))?

@@ -121,7 +121,11 @@ impl H2Client {
     /// Takes the shared connection, opening it if needed.
     pub async fn connect(&mut self) -> Result<(), ConnError> {
         if self.held.is_none() {
-            let (generation, send, port) = self.conn.get(self.stale.take()).await?;
+            let (generation, send, port) = self
+                .conn
+                .get(self.stale.take())
+                .await
+                .inspect_err(|e| self.port = e.port())?;
             self.held = Some((generation, send));
             self.port = port;
         }
@@ -169,7 +173,10 @@ impl H2Client {
         let work = async {
             for attempt in 0..2 {
                 if held.is_none() {
-                    let (generation, send, local) = conn.get(stale.take()).await?;
+                    let (generation, send, local) = conn
+                        .get(stale.take())
+                        .await
+                        .inspect_err(|e| *port = e.port())?;
                     *held = Some((generation, send));
                     *port = local;
                 }
