@@ -13,6 +13,10 @@
 # run with --synchronous full. Tools that are not installed are skipped with a note.
 # On /livez racegate also runs through its fault proxy with no fault active
 # (--fault latency=0ms, "racegate-proxy"): the proxy's cost, as a ratio.
+# Two more /livez targets, racegate against oha only (wrk and hey are left
+# out): HTTPS over HTTP/1.1 (server-livez-https, a certificate made here with
+# openssl, both tools verifying nothing: -k / --insecure) and HTTP/2 with
+# prior knowledge (server-livez-h2: --http2 -c 8 -p 16, as the issue asks).
 set -euo pipefail
 
 C=64
@@ -124,6 +128,9 @@ TARGET_PID[server-livez]=$!
 TARGET_PID[server-chat]=$!
 wait_http "http://127.0.0.1:$SPORT/healthz"
 TARGETS+=("server-livez|GET|http://127.0.0.1:$SPORT/livez|status")
+# The same server over HTTP/2 (h2c on the same port).
+TARGET_PID[server-livez-h2]=$!
+TARGETS+=("server-livez-h2|GET|http://127.0.0.1:$SPORT/livez|status|h2")
 TARGETS+=("server-chat|POST|http://127.0.0.1:$SPORT/api/chat|response")
 # The same server with every commit fsynced (--synchronous full): durable
 # across a power cut, measured separately.
@@ -133,6 +140,24 @@ PIDS+=($!)
 TARGET_PID[server-chat-full]=$!
 wait_http "http://127.0.0.1:$FPORT/healthz"
 TARGETS+=("server-chat-full|POST|http://127.0.0.1:$FPORT/api/chat|response")
+# HTTPS: a second server with a self-signed certificate.
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
+  TPORT=$(free_port)
+  RUST_LOG=warn "$SERVER" --addr "127.0.0.1:$TPORT" --db "$WORK/bench-tls.db" \
+    --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key" &
+  PIDS+=($!)
+  TARGET_PID[server-livez-https]=$!
+  for _ in $(seq 1 200); do
+    curl -skf "https://127.0.0.1:$TPORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  TARGETS+=("server-livez-https|GET|https://127.0.0.1:$TPORT/livez|status|tls")
+else
+  NOTES+=("openssl not installed: the HTTPS target is skipped")
+fi
 
 printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \
   "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$BODY")" > "$WORK/post.lua"
@@ -147,10 +172,11 @@ cpu_ticks() {
   echo "$t"
 }
 
-# run TOOL TARGET_NAME METHOD URL FIELD: one measured run, appended to RESULTS.
+# run TOOL TARGET_NAME METHOD URL FIELD [MODE]: one measured run, appended to
+# RESULTS. MODE: h2 (HTTP/2, -c 8 -p 16) or tls (certificate not verified).
 run() {
-  local tool=$1 name=$2 method=$3 url=$4 field=$5 out="$WORK/out.txt" mem="$WORK/mem.txt"
-  local post=()
+  local tool=$1 name=$2 method=$3 url=$4 field=$5 mode=${6:-} out="$WORK/out.txt" mem="$WORK/mem.txt"
+  local post=() c=$C
   local before
   # shellcheck disable=SC2086 # a target may be several processes
   before=$(cpu_ticks ${TARGET_PID[$name]})
@@ -158,7 +184,9 @@ run() {
     racegate|racegate-proxy)
       [ "$method" = POST ] && post=(-m POST -d "$BODY")
       [ "$tool" = racegate-proxy ] && post+=(--fault latency=0ms)
-      /usr/bin/time -f "%M %U %S" -o "$mem" "$RG" fire "$url" -z "${D}s" -c "$C" "${post[@]}" \
+      [ "$mode" = h2 ] && { c=8; post+=(--http2 -p 16); }
+      [ "$mode" = tls ] && post+=(--insecure)
+      /usr/bin/time -f "%M %U %S" -o "$mem" "$RG" fire "$url" -z "${D}s" -c "$c" "${post[@]}" \
         --expect-json-field "$field" --min-pass-rate 0 --quiet --out "$WORK/rg" > /dev/null
       python3 - "$WORK/rg/report.json" > "$out" <<'PY'
 import json, sys
@@ -168,7 +196,9 @@ PY
       ;;
     oha)
       [ "$method" = POST ] && post=(-m POST -d "$BODY" -T application/json)
-      /usr/bin/time -f "%M %U %S" -o "$mem" oha -z "${D}s" -c "$C" "${post[@]}" --no-tui --output-format json "$url" > "$WORK/oha.json"
+      [ "$mode" = h2 ] && { c=8; post+=(--http2 -p 16); }
+      [ "$mode" = tls ] && post+=(--insecure)
+      /usr/bin/time -f "%M %U %S" -o "$mem" oha -z "${D}s" -c "$c" "${post[@]}" --no-tui --output-format json "$url" > "$WORK/oha.json"
       python3 - "$WORK/oha.json" > "$out" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -218,13 +248,18 @@ echo "comparing ${TOOLS[*]} at -c $C for ${D}s, $R rounds, interleaved…" >&2
 for round in $(seq 1 "$R"); do
   echo "round $round/$R" >&2
   for target in "${TARGETS[@]}"; do
-    IFS='|' read -r name method url field <<< "$target"
+    IFS='|' read -r name method url field mode <<< "$target"
     tools=("${TOOLS[@]}")
     [ "$name" = server-livez ] && tools+=(racegate-proxy)
+    # HTTPS and HTTP/2: racegate and oha only.
+    if [ -n "$mode" ]; then
+      tools=(racegate)
+      for t in "${TOOLS[@]}"; do [ "$t" = oha ] && tools+=(oha); done
+    fi
     # Rotate the order each round so no tool always runs first or last.
     n=${#tools[@]}
     for i in $(seq 0 $((n - 1))); do
-      run "${tools[$(( (i + round) % n ))]}" "$name" "$method" "$url" "$field"
+      run "${tools[$(( (i + round) % n ))]}" "$name" "$method" "$url" "$field" "$mode"
     done
   done
 done
@@ -291,6 +326,9 @@ def rounds(num, den):
     """Per round, the req/s of the (target, tool) pairs num and den."""
     return [(by_round.get((num[0], k), {}).get(num[1]), by_round.get((den[0], k), {}).get(den[1]))
             for k in range(1, int(r) + 1)]
+print("server-livez-h2 is HTTP/2 with prior knowledge at -c 8 -p 16 (8 connections × 16 streams) for both "
+      "tools; server-livez-https is HTTP/1.1 over TLS at the table's concurrency, neither tool verifying "
+      "the self-signed certificate.\n")
 print("| target | racegate / oha | racegate / wrk | racegate / hey |")
 print("|---|---:|---:|---:|")
 for t in targets:
