@@ -233,6 +233,28 @@ mod tests {
         assert!(failure.unwrap().1.starts_with("cas: status 400"));
     }
 
+    /// A compare-and-set never sent (no connection, no TLS session) saw
+    /// nothing and is left out; one sent and never answered may have taken
+    /// effect: info. Plain writes: unsent fail, unanswered info.
+    #[test]
+    fn unsent_is_left_out_or_failed_and_unanswered_is_info() {
+        let failed = |kind| Exchange::Failed {
+            kind,
+            message: "gone".into(),
+        };
+        for kind in [FailureKind::Connect, FailureKind::Tls] {
+            assert_eq!(cas(&failed(kind)), (None, Some((kind, "cas: gone".into()))));
+            assert_eq!(write(&failed(kind)).0, Outcome::Fail, "{kind}");
+        }
+        for kind in [FailureKind::Timeout, FailureKind::Indeterminate] {
+            assert_eq!(
+                cas(&failed(kind)),
+                (Some(Outcome::Info), Some((kind, "cas: gone".into())))
+            );
+            assert_eq!(write(&failed(kind)).0, Outcome::Info, "{kind}");
+        }
+    }
+
     #[test]
     fn a_read_that_is_not_2xx_is_a_status_failure_whatever_its_body() {
         let s = spec(serde_json::json!({}));
