@@ -141,12 +141,17 @@ impl H2Client {
         body: &[u8],
         abandon: Option<Duration>,
     ) -> Exchange {
-        if let Err(e) = request(head, &self.scheme, body.len()) {
-            return failed(
-                FailureKind::Connect,
-                format!("cannot send over HTTP/2: {e}"),
-            );
-        }
+        // Built once; again only for the rare second attempt (an
+        // `http::Request` is not `Clone`).
+        let mut first = match request(head, &self.scheme, body.len()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                return failed(
+                    FailureKind::Connect,
+                    format!("cannot send over HTTP/2: {e}"),
+                )
+            }
+        };
         self.deadline
             .as_mut()
             .reset(tokio::time::Instant::now() + self.timeout);
@@ -181,7 +186,10 @@ impl H2Client {
                     *port = local;
                 }
                 let (generation, send) = held.clone().expect("just taken");
-                let req = request(head, scheme, body.len()).expect("checked above");
+                let req = match first.take() {
+                    Some(req) => req,
+                    None => request(head, scheme, body.len()).expect("built once already"),
+                };
                 match open(send, req, body.is_empty()).await {
                     Ok(opened) => match answer(opened, body, &phase).await {
                         // Turned away by a graceful GOAWAY (its id above the
