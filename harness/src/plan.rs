@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::check::{Checks, Symptom};
 use crate::gate::Gate;
-use crate::nemesis::proxy::{Broken, ProxyFault};
+use crate::nemesis::proxy::{Dialer, ProxyFault};
 use crate::nemesis::server::Outage;
 use crate::nemesis::CancelSpec;
 use crate::request::{RequestSpec, Target};
@@ -119,9 +119,9 @@ pub struct FireConfig {
     pub outage: Option<Arc<Outage>>,
     /// `--fault`: the fault proxy's specs (the run goes through it).
     pub proxy: Vec<ProxyFault>,
-    /// While the run goes through the proxy: the connections it broke, so
-    /// that requests that failed on them are faulted.
-    pub broken: Option<Arc<Broken>>,
+    /// While the run goes through the proxy: the proxy, dialled in-process;
+    /// requests that failed on connections it broke are faulted.
+    pub via: Option<Dialer>,
 }
 
 impl FireConfig {

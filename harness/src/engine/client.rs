@@ -15,6 +15,7 @@ use tokio::time::Sleep;
 use super::stream::Stream;
 use super::wire::{self, Chunks, Framing, RequestHead, WireError};
 use super::MAX_RESPONSE_BYTES;
+use crate::nemesis::proxy::Dialer;
 use crate::outcome::FailureKind;
 use crate::tls::Tls;
 
@@ -58,6 +59,8 @@ pub struct Client {
     addr: SocketAddr,
     /// For `https://`: the connector and the server name.
     tls: Option<Tls>,
+    /// The in-process fault proxy, with `--fault`.
+    via: Option<Dialer>,
     timeout: Duration,
     conn: Option<Conn>,
     /// The request timeout's timer, kept across requests and moved forward
@@ -91,6 +94,7 @@ impl Client {
         Self {
             addr,
             tls: None,
+            via: None,
             timeout,
             conn: None,
             deadline: Box::pin(tokio::time::sleep(timeout)),
@@ -102,6 +106,12 @@ impl Client {
     /// The same client speaking TLS (`https://`) when `tls` is given.
     pub fn with_tls(mut self, tls: Option<Tls>) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// The same client going through the fault proxy `via` when given.
+    pub fn through(mut self, via: Option<Dialer>) -> Self {
+        self.via = via;
         self
     }
 
@@ -121,10 +131,15 @@ impl Client {
             self.conn = None;
         }
         self.port = 0;
-        let conn = Conn::open(self.addr, self.tls.as_ref(), self.timeout)
-            .await
-            .inspect_err(|e| self.port = e.port())?;
-        self.port = conn.stream.local_addr().map_or(0, |a| a.port());
+        let conn = Conn::open(
+            self.addr,
+            self.tls.as_ref(),
+            self.via.as_ref(),
+            self.timeout,
+        )
+        .await
+        .inspect_err(|e| self.port = e.port())?;
+        self.port = conn.stream.port();
         self.conn = Some(conn);
         Ok(())
     }
@@ -243,10 +258,11 @@ impl Conn {
     async fn open(
         addr: SocketAddr,
         tls: Option<&Tls>,
+        via: Option<&Dialer>,
         timeout: Duration,
     ) -> Result<Self, ConnError> {
         Ok(Self {
-            stream: Stream::open(addr, tls, timeout).await?,
+            stream: Stream::open(addr, tls, via, timeout).await?,
             buf: BytesMut::with_capacity(READ_CHUNK),
         })
     }

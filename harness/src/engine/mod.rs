@@ -195,6 +195,7 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
                 H2Conn::new(
                     config.target.addr,
                     config.target.tls.clone(),
+                    config.via.clone(),
                     config.timeout,
                 )
             })
@@ -207,7 +208,9 @@ pub async fn run(config: Arc<FireConfig>, progress: Arc<Progress>) -> Finished {
         let transport = match h2_conns.get(conn) {
             Some(shared) => Transport::H2(H2Client::new(Arc::clone(shared), config.timeout)),
             None => Transport::H1(
-                Client::new(config.target.addr, config.timeout).with_tls(config.target.tls.clone()),
+                Client::new(config.target.addr, config.timeout)
+                    .with_tls(config.target.tls.clone())
+                    .through(config.via.clone()),
             ),
         };
         shares[thread].push(Worker::new(

@@ -1,7 +1,8 @@
-//! A connection's byte stream: plain TCP, or TLS over it. Opening one
-//! (connect, then the handshake, within one timeout) tells a refused
-//! connection from a failed handshake, and [`Stream::is_closed`] tells
-//! whether a kept-alive connection can carry another request.
+//! A connection's byte stream: plain TCP, the in-process fault proxy's pipe
+//! (`--fault`), or TLS over either. Opening one (connect, then the
+//! handshake, within one timeout) tells a refused connection from a failed
+//! handshake, and [`Stream::is_closed`] tells whether a kept-alive
+//! connection can carry another request.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,36 +15,49 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::client::ConnError;
+use crate::nemesis::proxy::{Dialer, Pipe};
 use crate::tls::{self, Tls};
 
-/// Plain TCP or TLS over TCP.
+/// Plain TCP, the fault proxy's pipe, or TLS over either.
 pub enum Stream {
     /// `http://`.
     Plain(TcpStream),
+    /// `http://` through the in-process fault proxy.
+    Piped(Pipe),
     /// `https://` (boxed: a TLS session is some KiB, a `TcpStream` a word).
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Stream>>),
 }
 
 impl Stream {
-    /// Connects to `addr`, with Nagle off (one request, one write), and
-    /// with `tls` completes the handshake; both within `timeout`.
+    /// Connects to `addr` (through the fault proxy `via`, if given), with
+    /// Nagle off (one request, one write), and with `tls` completes the
+    /// handshake; both within `timeout`.
     pub async fn open(
         addr: SocketAddr,
         tls: Option<&Tls>,
+        via: Option<&Dialer>,
         timeout: Duration,
     ) -> Result<Self, ConnError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+        let connect = async {
+            match via {
+                Some(proxy) => proxy.dial().await.map(Self::Piped),
+                None => TcpStream::connect(addr).await.map(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                    Self::Plain(tcp)
+                }),
+            }
+        };
+        let inner = match tokio::time::timeout_at(deadline, connect).await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(_) => Err(format!("no answer within {timeout:?}")),
         }
         .map_err(|reason| ConnError::Connect { addr, reason })?;
-        let _ = tcp.set_nodelay(true);
         let Some(tls) = tls else {
-            return Ok(Self::Plain(tcp));
+            return Ok(inner);
         };
-        let port = tcp.local_addr().map_or(0, |a| a.port());
-        let handshake = tls.connector().connect(tls.name(), tcp);
+        let port = inner.port();
+        let handshake = tls.connector().connect(tls.name(), inner);
         match tokio::time::timeout_at(deadline, handshake).await {
             Ok(Ok(stream)) => Ok(Self::Tls(Box::new(stream))),
             Ok(Err(e)) => Err(ConnError::Tls {
@@ -59,15 +73,13 @@ impl Stream {
         }
     }
 
-    /// The local address of the TCP connection.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp().local_addr()
-    }
-
-    fn tcp(&self) -> &TcpStream {
+    /// The connection's local port, or its pipe's number through the fault
+    /// proxy (0 if unknown): the proxy marks the connections it broke by it.
+    pub fn port(&self) -> u16 {
         match self {
-            Self::Plain(s) => s,
-            Self::Tls(s) => s.get_ref().0,
+            Self::Plain(s) => s.local_addr().map_or(0, |a| a.port()),
+            Self::Piped(p) => p.id(),
+            Self::Tls(s) => s.get_ref().0.port(),
         }
     }
 
@@ -81,6 +93,7 @@ impl Stream {
                 let mut probe = [0u8; 1];
                 !matches!(s.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
+            Self::Piped(p) => p.is_closed(),
             // A TLS 1.3 server sends its session tickets after the
             // handshake: reading processes them and yields no data, which
             // is not a close. A close_notify or EOF reads as 0 bytes.
@@ -106,6 +119,7 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Piped(s) => Pin::new(s).poll_read(cx, buf),
             Self::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
@@ -120,6 +134,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Piped(s) => Pin::new(s).poll_write(cx, buf),
             Self::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
@@ -127,6 +142,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Piped(s) => Pin::new(s).poll_flush(cx),
             Self::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
@@ -134,6 +150,7 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Piped(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
         }
     }

@@ -196,9 +196,9 @@ impl Worker {
                     && (outage.is_some_and(|(o, mark)| o.overlapped(mark))
                         || self
                             .config
-                            .broken
+                            .via
                             .as_ref()
-                            .is_some_and(|b| b.is_marked(self.client.port()))) =>
+                            .is_some_and(|p| p.broken().is_marked(self.client.port()))) =>
             {
                 self.stats
                     .lock()

@@ -41,9 +41,6 @@ pub enum FireError {
     /// A header that cannot be sent.
     #[error(transparent)]
     Header(#[from] HeaderError),
-    /// The fault proxy could not listen.
-    #[error("cannot start the fault proxy: {0}")]
-    Proxy(String),
     /// TLS cannot be set up (`--cacert` unreadable, a host that is no
     /// server name).
     #[error("{0}")]

@@ -378,7 +378,7 @@ impl Fire {
             recovery_floor: self.recovery_floor,
             outage: self.outage,
             proxy: self.proxy,
-            broken: None,
+            via: None,
         })
     }
 

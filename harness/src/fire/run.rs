@@ -28,17 +28,12 @@ pub async fn run_config(
         }
     }
     // The proxy's windows count from its start, just before the run's.
-    let proxy = fault_proxy(
+    config.via = fault_proxy(
         config.target.addr,
         &config.proxy,
         config.seed,
         config.timeout,
-    )
-    .await?;
-    if let Some(proxy) = &proxy {
-        config.target.addr = proxy.addr();
-        config.broken = Some(proxy.broken());
-    }
+    );
     let config = Arc::new(config);
     let finished = engine::run(Arc::clone(&config), progress).await;
     let target = TargetInfo {
@@ -79,7 +74,7 @@ pub async fn run_config(
     );
     report.halted = finished.halted;
     report.set_timeline(&finished.timeline);
-    if config.cancel.is_some() || proxy.is_some() {
+    if config.cancel.is_some() || config.via.is_some() {
         let mut faults = FaultsReport::new(
             config.seed,
             config.cancel.as_ref(),
@@ -87,8 +82,8 @@ pub async fn run_config(
             config.recovery_floor,
             report.timeline.as_ref(),
         );
-        if let Some(proxy) = proxy {
-            faults.add_proxy(&config.proxy, proxy.stop().await, report.timeline.as_ref());
+        if let Some(proxy) = &config.via {
+            faults.add_proxy(&config.proxy, proxy.stop(), report.timeline.as_ref());
         }
         report.set_faults(faults);
     }

@@ -8,27 +8,20 @@ use std::time::Duration;
 use hyper::header::HeaderValue;
 
 use super::FireError;
-use crate::nemesis::proxy::{Proxy, ProxyFault};
+use crate::nemesis::proxy::{Dialer, ProxyFault};
 use crate::request::Target;
 use crate::tls::{Tls, TlsOptions};
 
-/// The fault proxy a `fire` or `kv` run goes through: on a free loopback
-/// port in front of `upstream`, with `faults` drawn from `seed`; `None`
-/// when there are no faults.
-pub async fn fault_proxy(
+/// The fault proxy a `fire` or `kv` run goes through, dialled in-process,
+/// in front of `upstream`, with `faults` drawn from `seed`; `None` when
+/// there are no faults. Its windows count from now.
+pub fn fault_proxy(
     upstream: SocketAddr,
     faults: &[ProxyFault],
     seed: u64,
     connect_timeout: Duration,
-) -> Result<Option<Proxy>, FireError> {
-    if faults.is_empty() {
-        return Ok(None);
-    }
-    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    Proxy::start(listen, upstream, faults.to_vec(), seed, connect_timeout)
-        .await
-        .map(Some)
-        .map_err(|e| FireError::Proxy(e.to_string()))
+) -> Option<Dialer> {
+    (!faults.is_empty()).then(|| Dialer::new(upstream, faults.to_vec(), seed, connect_timeout))
 }
 
 /// Fails at start, with the CLI's exit code 2, if nothing listens at the

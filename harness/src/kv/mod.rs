@@ -31,7 +31,7 @@ use crate::fire::{ensure_listening, fault_proxy, resolve_target, FireError};
 use crate::gate::Gate;
 use crate::history::sim::Rng;
 use crate::history::{self, Op, OpKind, Outcome};
-use crate::nemesis::proxy::{Broken, Proxy};
+use crate::nemesis::proxy::Dialer;
 use crate::nemesis::server::Outage;
 use crate::nemesis::FaultsReport;
 use crate::outcome::FailureKind;
@@ -69,7 +69,8 @@ struct Shared {
     next: AtomicU64,
     start: Instant,
     outage: Option<Arc<Outage>>,
-    broken: Option<Arc<Broken>>,
+    /// The fault proxy, dialled in-process, with `--fault`.
+    via: Option<Dialer>,
 }
 
 /// Runs the workload against `base_url` (loopback unless `allow_remote`)
@@ -91,7 +92,7 @@ pub async fn run(
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id()).rotate_left(32);
     let seed = spec.seed.unwrap_or(entropy);
-    let proxy = fault_proxy(target.addr, &spec.faults, seed, spec.timeout).await?;
+    let proxy = fault_proxy(target.addr, &spec.faults, seed, spec.timeout);
     let prefix = spec
         .key_prefix
         .clone()
@@ -105,20 +106,24 @@ pub async fn run(
         next: AtomicU64::new(0),
         start: Instant::now(),
         outage,
-        broken: proxy.as_ref().map(Proxy::broken),
+        via: proxy.clone(),
     });
-    let addr = proxy.as_ref().map_or(target.addr, Proxy::addr);
+    let addr = target.addr;
     // Over HTTP/2, each connection carries `streams` clients.
     let streams = spec.http2.unwrap_or(1);
     let h2_conns: Vec<_> = (0..spec.http2.map_or(0, |_| spec.concurrency))
-        .map(|_| H2Conn::new(addr, target.tls.clone(), spec.timeout))
+        .map(|_| H2Conn::new(addr, target.tls.clone(), proxy.clone(), spec.timeout))
         .collect();
     let workers: Vec<_> = (0..spec.concurrency * streams)
         .map(|w| {
             let shared = Arc::clone(&shared);
             let client = match h2_conns.get(w / streams) {
                 Some(conn) => Transport::H2(H2Client::new(Arc::clone(conn), spec.timeout)),
-                None => Transport::H1(Client::new(addr, spec.timeout).with_tls(target.tls.clone())),
+                None => Transport::H1(
+                    Client::new(addr, spec.timeout)
+                        .with_tls(target.tls.clone())
+                        .through(proxy.clone()),
+                ),
             };
             tokio::spawn(async move { worker(w, &shared, client).await })
         })
@@ -182,8 +187,8 @@ pub async fn run(
             crate::nemesis::RECOVERY_FLOOR,
             None,
         );
-        if let Some(proxy) = proxy {
-            faults.add_proxy(&spec.faults, proxy.stop().await, None);
+        if let Some(proxy) = &proxy {
+            faults.add_proxy(&spec.faults, proxy.stop(), None);
         }
         report.set_faults(faults);
     }
@@ -216,9 +221,9 @@ async fn send(shared: &Shared, client: &mut Transport, req: Request<Bytes>, i: u
     let broken_by_restart = matches!(&exchange, Exchange::Failed { kind, .. } if kind.is_unanswered())
         && (mark.is_some_and(|(o, m)| o.overlapped(m))
             || shared
-                .broken
+                .via
                 .as_ref()
-                .is_some_and(|b| b.is_marked(client.port())));
+                .is_some_and(|p| p.broken().is_marked(client.port())));
     let complete = shared.start.elapsed();
     let faulted = broken_by_restart || matches!(exchange, Exchange::Abandoned { .. });
     Sent {

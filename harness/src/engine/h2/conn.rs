@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 
 use crate::engine::client::ConnError;
 use crate::engine::stream::Stream;
+use crate::nemesis::proxy::Dialer;
 use crate::tls::Tls;
 
 /// One HTTP/2 connection, shared by the streams of a group of workers and
@@ -20,6 +21,8 @@ use crate::tls::Tls;
 pub struct H2Conn {
     addr: SocketAddr,
     pub(super) tls: Option<Tls>,
+    /// The in-process fault proxy, with `--fault`.
+    via: Option<Dialer>,
     timeout: Duration,
     slot: Mutex<Slot>,
     /// The fewest concurrent streams any of its connections was allowed
@@ -37,11 +40,18 @@ struct Slot {
 
 impl H2Conn {
     /// A connection to `addr` (TLS with ALPN `h2` if `tls` is given, else
-    /// h2c), opened by its first user.
-    pub fn new(addr: SocketAddr, tls: Option<Tls>, timeout: Duration) -> Arc<Self> {
+    /// h2c), through the fault proxy `via` if given, opened by its first
+    /// user.
+    pub fn new(
+        addr: SocketAddr,
+        tls: Option<Tls>,
+        via: Option<Dialer>,
+        timeout: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             addr,
             tls,
+            via,
             timeout,
             slot: Mutex::new(Slot::default()),
             max_streams: AtomicUsize::new(usize::MAX),
@@ -69,8 +79,8 @@ impl H2Conn {
         }
         slot.send = None;
         let addr = self.addr;
-        let stream = Stream::open(addr, self.tls.as_ref(), self.timeout).await?;
-        let port = stream.local_addr().map_or(0, |a| a.port());
+        let stream = Stream::open(addr, self.tls.as_ref(), self.via.as_ref(), self.timeout).await?;
+        let port = stream.port();
         if let Stream::Tls(tls) = &stream {
             if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
                 return Err(ConnError::Tls {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::pipe::PumpEnd;
 use super::spec::{FaultKind, ProxyFault};
 use super::Shared;
 use crate::nemesis::{draw, unit};
@@ -62,22 +63,90 @@ struct Link<'a> {
     armed: AtomicU8,
 }
 
-/// Proxies `client` to `upstream` until either side ends or a fault ends
-/// the connection. `conn` numbers it for the draws; `port` is the client's.
-pub(super) async fn serve(shared: &Shared, conn: u64, port: u16, client: TcpStream) {
-    shared.broken.clear(port);
+/// How the proxy's side of a client connection is driven: a TCP socket
+/// (`racegate proxy`) or the in-process pipe (`fire`, `kv`).
+pub(super) trait Downstream: AsyncRead + AsyncWrite + Unpin {
+    /// Its reading half.
+    type Read<'a>: AsyncRead + Unpin
+    where
+        Self: 'a;
+    /// Its writing half.
+    type Write<'a>: AsyncWrite + Unpin
+    where
+        Self: 'a;
+    /// Both halves, to drive at once.
+    fn halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
+    /// Closing it next resets it (an RST) instead of a FIN.
+    fn reset_on_close(&mut self);
+}
+
+impl Downstream for TcpStream {
+    type Read<'a> = tokio::net::tcp::ReadHalf<'a>;
+    type Write<'a> = tokio::net::tcp::WriteHalf<'a>;
+
+    fn halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        self.split()
+    }
+
+    fn reset_on_close(&mut self) {
+        // SO_LINGER 0: closing sends RST instead of FIN. (Deprecated in
+        // tokio because a non-zero linger blocks the thread on drop; a zero
+        // one never waits.)
+        #[allow(deprecated)]
+        let _ = self.set_linger(Some(Duration::ZERO));
+    }
+}
+
+impl Downstream for PumpEnd {
+    type Read<'a> = &'a PumpEnd;
+    type Write<'a> = &'a PumpEnd;
+
+    fn halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        (self, self)
+    }
+
+    fn reset_on_close(&mut self) {
+        PumpEnd::reset_on_close(self);
+    }
+}
+
+/// Connects to the proxy's upstream within its connect timeout, Nagle off.
+pub(super) async fn connect(shared: &Shared) -> std::io::Result<TcpStream> {
     let upstream =
-        match tokio::time::timeout(shared.connect_timeout, TcpStream::connect(shared.upstream))
+        tokio::time::timeout(shared.connect_timeout, TcpStream::connect(shared.upstream))
             .await
-        {
-            Ok(Ok(s)) => s,
-            // The client sees its connection closed, as with no proxy it would
-            // see it refused.
-            _ => return,
-        };
-    let _ = client.set_nodelay(true);
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {:?}", shared.connect_timeout),
+                )
+            })??;
     let _ = upstream.set_nodelay(true);
-    let (mut client, mut upstream) = (client, upstream);
+    Ok(upstream)
+}
+
+/// Proxies the TCP connection `client` (from port `port`, numbered `conn`
+/// for the draws) to the upstream; closed at once if that cannot be
+/// reached, as with no proxy the client would see it refused.
+pub(super) async fn serve_tcp(shared: &Shared, conn: u64, port: u16, client: TcpStream) {
+    shared.broken.clear(port);
+    let Ok(upstream) = connect(shared).await else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    serve(shared, conn, port, client, upstream).await;
+}
+
+/// Proxies `client` to `upstream` until either side ends or a fault ends
+/// the connection. `conn` numbers it for the draws; `id` is what the client
+/// knows it by (its port), marked if a fault broke it.
+pub(super) async fn serve<D: Downstream>(
+    shared: &Shared,
+    conn: u64,
+    id: u16,
+    mut client: D,
+    mut upstream: TcpStream,
+) {
     let link = Link {
         shared,
         seed: draw(shared.seed, conn, 10),
@@ -86,7 +155,7 @@ pub(super) async fn serve(shared: &Shared, conn: u64, port: u16, client: TcpStre
         armed: AtomicU8::new(ARMED_NONE),
     };
     let end = {
-        let (mut cr, mut cw) = client.split();
+        let (mut cr, mut cw) = client.halves();
         let (mut ur, mut uw) = upstream.split();
         let up = link.pump(Dir::Up, &mut cr, &mut uw);
         let down = link.pump(Dir::Down, &mut ur, &mut cw);
@@ -97,19 +166,13 @@ pub(super) async fn serve(shared: &Shared, conn: u64, port: u16, client: TcpStre
         }
     };
     if end != End::Done {
-        shared.broken.mark(port);
+        shared.broken.mark(id);
     }
     match end {
         End::Done => {}
         End::Reset => {
-            // SO_LINGER 0: closing sends RST instead of FIN, both ways.
-            // (Deprecated in tokio because a non-zero linger blocks the
-            // thread on drop; a zero one never waits.)
-            #[allow(deprecated)]
-            {
-                let _ = client.set_linger(Some(Duration::ZERO));
-                let _ = upstream.set_linger(Some(Duration::ZERO));
-            }
+            client.reset_on_close();
+            upstream.reset_on_close();
         }
         End::Stall => {
             // Nothing more is forwarded; the connection stays open until

@@ -1,18 +1,22 @@
-//! The fault proxy: a TCP proxy on a loopback port between the client and
-//! the server, which injects the `--fault` specs ([`spec`]) into real
-//! connections — the server sees real resets and real slow bytes.
+//! The fault proxy: between the client and the server, it injects the
+//! `--fault` specs ([`spec`]) into real connections — the server sees real
+//! resets and real slow bytes.
 //!
-//! `fire` and `kv` start one in-process for a run; `racegate proxy` runs
-//! one on its own in front of any client. Requests it broke on purpose
-//! (reset, stalled, closed) are marked by the client's port ([`Broken`]) so
-//! the run counts them as faulted; what latency, slices and bandwidth do is
-//! judged as usual.
+//! `racegate proxy` is a TCP proxy on a loopback port, in front of any
+//! client ([`Proxy`]). `fire` and `kv` dial the same proxy in-process
+//! ([`Dialer`]): a worker's side of it is a pipe in memory, its side to the
+//! server a real TCP connection. Requests it broke on purpose (reset,
+//! stalled, closed) are marked by the client's port or pipe number
+//! ([`Broken`]) so the run counts them as faulted; what latency, slices and
+//! bandwidth do is judged as usual.
 //!
 //! Each connection is its own task with two 16 KiB buffers, and a finished
 //! one is reaped at once: memory is flat however many requests go through.
 
 mod broken;
+mod dialer;
 mod link;
+mod pipe;
 pub mod spec;
 
 use std::net::SocketAddr;
@@ -26,6 +30,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use broken::Broken;
+pub use dialer::Dialer;
+pub use pipe::Pipe;
 pub use spec::{FaultKind, ProxyFault};
 
 /// What one `--fault` did, as `report.json` records it.
@@ -47,6 +53,41 @@ pub(crate) struct Shared {
     start: Instant,
     connect_timeout: Duration,
     broken: Arc<Broken>,
+    /// Connections dialled in-process so far (they number the draws).
+    conns: AtomicU64,
+}
+
+impl Shared {
+    /// Windows count from now.
+    fn new(
+        upstream: SocketAddr,
+        faults: Vec<ProxyFault>,
+        seed: u64,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            upstream,
+            injected: faults.iter().map(|_| AtomicU64::new(0)).collect(),
+            faults,
+            seed,
+            start: Instant::now(),
+            connect_timeout,
+            broken: Arc::new(Broken::default()),
+            conns: AtomicU64::new(0),
+        }
+    }
+
+    /// What each fault did so far.
+    fn report(&self) -> Vec<ProxyFaultReport> {
+        self.faults
+            .iter()
+            .zip(&self.injected)
+            .map(|(f, n)| ProxyFaultReport {
+                spec: f.to_string(),
+                injected: n.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
 }
 
 /// A running proxy; [`stop`](Self::stop) ends it and says what it did.
@@ -93,15 +134,7 @@ impl Proxy {
             });
         }
         // Windows count from here, just before the run starts.
-        let shared = Arc::new(Shared {
-            upstream,
-            injected: faults.iter().map(|_| AtomicU64::new(0)).collect(),
-            faults,
-            seed,
-            start: Instant::now(),
-            connect_timeout,
-            broken: Arc::new(Broken::default()),
-        });
+        let shared = Arc::new(Shared::new(upstream, faults, seed, connect_timeout));
         let accept = {
             let shared = Arc::clone(&shared);
             let first = handles[0].clone();
@@ -131,15 +164,7 @@ impl Proxy {
 
     /// What each fault did so far.
     pub fn report(&self) -> Vec<ProxyFaultReport> {
-        self.shared
-            .faults
-            .iter()
-            .zip(&self.shared.injected)
-            .map(|(f, n)| ProxyFaultReport {
-                spec: f.to_string(),
-                injected: n.load(Ordering::Relaxed),
-            })
-            .collect()
+        self.shared.report()
     }
 
     /// Stops accepting, closes every connection, and says what it did.
@@ -181,7 +206,7 @@ async fn accept_loop(
                     let Ok(client) = client.into_std() else { continue };
                     conns.spawn_on(async move {
                         let Ok(client) = tokio::net::TcpStream::from_std(client) else { return };
-                        link::serve(&shared, conn, peer.port(), client).await;
+                        link::serve_tcp(&shared, conn, peer.port(), client).await;
                     }, thread);
                     conn += 1;
                 }
