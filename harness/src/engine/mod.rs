@@ -16,6 +16,7 @@
 
 mod client;
 pub mod h2;
+mod sched;
 mod stream;
 mod transport;
 mod wire;
@@ -292,6 +293,8 @@ fn run_share(share: Vec<Worker>, burst: Option<Arc<Burst>>) -> tokio::task::Join
         }
     };
     tokio::task::spawn_blocking(move || {
+        // Given back to the pool with its normal policy when done.
+        let _batch = sched::Batch::enter();
         // Sockets and timers only: a signal driver would look for orphaned
         // child processes every time the thread parks.
         match tokio::runtime::Builder::new_current_thread()
