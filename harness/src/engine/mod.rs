@@ -15,6 +15,7 @@
 //! failure triggers it.
 
 mod client;
+mod conn_error;
 pub mod h2;
 mod sched;
 mod stream;
@@ -36,7 +37,8 @@ use crate::plan::{FireConfig, Stop};
 use crate::stats::RunStats;
 use crate::timeline::Timeline;
 
-pub use client::{get_once, Client, ConnError, Exchange};
+pub use client::{get_once, Client, Exchange};
+pub use conn_error::ConnError;
 pub use transport::Transport;
 pub use wire::{RequestHead, WireError};
 use worker::Worker;

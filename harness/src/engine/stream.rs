@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::client::ConnError;
+use super::conn_error::ConnError;
 use crate::nemesis::proxy::{Dialer, Pipe};
 use crate::tls::{self, Tls};
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::Request;
 
-use super::client::{Client, ConnError, Exchange};
+use super::client::{Client, Exchange};
+use super::conn_error::ConnError;
 use super::h2::H2Client;
 use super::wire::RequestHead;
 

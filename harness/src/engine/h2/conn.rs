@@ -11,7 +11,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use tokio::sync::Mutex;
 
-use crate::engine::client::ConnError;
+use crate::engine::conn_error::ConnError;
 use crate::engine::stream::Stream;
 use crate::nemesis::proxy::Dialer;
 use crate::tls::Tls;

@@ -29,7 +29,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, ETAG, TRANSFER_ENCODING, UPGRADE}
 use http::uri::Scheme;
 use tokio::time::Sleep;
 
-use super::client::{ConnError, Exchange};
+use super::client::Exchange;
+use super::conn_error::ConnError;
 use super::wire::RequestHead;
 use super::MAX_RESPONSE_BYTES;
 use crate::outcome::FailureKind;
