@@ -2,7 +2,8 @@
 //! certificates made at test time: a private CA passes with `--cacert`;
 //! every way a handshake fails is a `tls` failure clustered under one
 //! reason; `--insecure` passes and is recorded; a kept-alive TLS connection
-//! is reused after the server's session tickets; `kv` works over TLS.
+//! is reused after the server's session tickets; `kv` works over TLS; the
+//! fault proxy's resets and slices work under TLS.
 
 mod common;
 
@@ -55,6 +56,40 @@ async fn a_private_ca_is_trusted_with_cacert_and_every_request_passes() {
     .unwrap();
     assert_eq!(report.passed, 200, "{}", report.summary());
     assert_eq!(report.target.tls.as_ref().map(|t| t.insecure), Some(false));
+}
+
+/// Through the in-process fault proxy, TLS runs over its pipe: a reset
+/// breaks one request (faulted), slices only slow the records, and every
+/// request the proxy did not break passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_tls_the_proxys_resets_are_faulted_and_every_other_request_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path());
+    let srv = tls_server(
+        dir.path(),
+        &ca.issue(dir.path(), "srv", &["127.0.0.1"], false),
+    );
+    let report = Fire::post(https(&srv, "/api/chat"), r#"{"message": "m{i}"}"#)
+        .concurrency(4)
+        .requests(400)
+        .expect_json_field("response")
+        .tls(trusting(&ca))
+        .fault("reset=5%".parse().unwrap())
+        .fault("slice=1..64B".parse().unwrap())
+        .seed(3)
+        .run()
+        .await
+        .unwrap();
+    let faults = report.faults.as_ref().expect("faults recorded");
+    let resets = faults.proxy[0].injected;
+    assert!(
+        resets > 0 && faults.proxy[1].injected > 0,
+        "{}",
+        report.summary()
+    );
+    assert_eq!(report.faulted, resets, "{}", report.summary());
+    assert_eq!(report.passed, report.total, "{}", report.summary());
+    assert_eq!(report.total + report.faulted, 400);
 }
 
 /// Each broken certificate fails every request as `tls`, in one cluster
