@@ -68,6 +68,14 @@ pub enum ServerFault {
 }
 
 impl ServerFault {
+    /// As the report names it: `pause`, or `restart` with its signal.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Pause(_) => "pause".to_owned(),
+            Self::Restart(r) => format!("restart {}", r.signal.name()),
+        }
+    }
+
     /// When it happens, from the step's start.
     pub fn at(&self) -> Duration {
         match self {

@@ -147,6 +147,26 @@ pub enum ReproError {
         /// Why.
         source: Box<crate::kv::KvError>,
     },
+    /// A step was over before its server fault was due: the scenario did
+    /// not do what it says.
+    #[error(
+        "{scenario} / {variant} / {step}: the {fault} due at {due_ms} ms was not carried out: \
+         the step was over at {ended_ms} ms; make it due earlier, or give the step more requests"
+    )]
+    FaultNotDue {
+        /// Scenario name.
+        scenario: String,
+        /// Variant name.
+        variant: String,
+        /// Step name.
+        step: String,
+        /// `pause` or `restart KILL`.
+        fault: String,
+        /// When it was due, ms from the step's start.
+        due_ms: u64,
+        /// When the step was over.
+        ended_ms: u64,
+    },
     /// Two trials' reports would not merge (a bug in racegate).
     #[error("{scenario}: {source}")]
     Merge {

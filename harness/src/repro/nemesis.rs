@@ -16,10 +16,29 @@ use crate::report::Report;
 use crate::scenario::{FireStep, KvStep, Scenario};
 use crate::tls::TlsOptions;
 
-/// How a step with a server fault can fail: its own way, or the server's.
+/// How a step with a server fault can fail: its own way, the server's, or
+/// by ending before its fault was due (the scenario then did not do what
+/// it says: a history "across a restart" that never crossed one).
 pub(super) enum StepError<E> {
     Run(E),
     Server(ServerError),
+    NotDue(NotDue),
+}
+
+/// A server fault the step ended before.
+pub(super) struct NotDue {
+    /// `pause` or `restart KILL`.
+    pub(super) fault: String,
+    /// When it was due, ms from the step's start.
+    pub(super) due_ms: u64,
+    /// When the step was over.
+    pub(super) ended_ms: u64,
+}
+
+/// What became of a step's server fault.
+enum Carried {
+    Done(Done),
+    NotDue(NotDue),
 }
 
 /// A server fault that was carried out: what, and from when the step's
@@ -48,7 +67,7 @@ impl Nemesis<'_> {
         server: &mut ServerProcess,
         outage: &Outage,
         step: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<(T, Option<Done>), StepError<E>> {
+    ) -> Result<(T, Option<Carried>), StepError<E>> {
         let Some(fault) = fault else {
             return step.await.map(|t| (t, None)).map_err(StepError::Run);
         };
@@ -57,38 +76,42 @@ impl Nemesis<'_> {
         tokio::pin!(step);
         tokio::select! {
             // Over before the fault was due: nothing was done to the server.
-            done = &mut step => return done.map(|t| (t, None)).map_err(StepError::Run),
+            done = &mut step => {
+                let t = done.map_err(StepError::Run)?;
+                let not_due = NotDue {
+                    fault: fault.name(),
+                    due_ms: millis(fault.at()),
+                    ended_ms: millis(started.elapsed()),
+                };
+                return Ok((t, Some(Carried::NotDue(not_due))));
+            }
             () = tokio::time::sleep(fault.at()) => {}
         }
         let at = started.elapsed();
         let act = async {
-            let kind = match fault {
-                ServerFault::Pause(p) => {
-                    server.pause(p.span).await;
-                    "pause".to_owned()
-                }
+            match fault {
+                ServerFault::Pause(p) => server.pause(p.span).await,
                 ServerFault::Restart(r) => {
                     server
                         .restart(self.scenario, self.variant, self.dir, r.signal, outage)
                         .await?;
-                    format!("restart {}", r.signal.name())
                 }
-            };
-            Ok::<_, ServerError>((kind, started.elapsed() - at))
+            }
+            Ok::<_, ServerError>((fault.name(), started.elapsed() - at))
         };
         let (done, acted) = tokio::join!(step, act);
         let (kind, span) = acted.map_err(StepError::Server)?;
         let t = done.map_err(StepError::Run)?;
         Ok((
             t,
-            Some(Done {
+            Some(Carried::Done(Done {
                 fault: ServerFaultReport {
                     kind,
                     at_ms: millis(at),
                     for_ms: millis(span),
                 },
                 start_unix_ms,
-            }),
+            })),
         ))
     }
 
@@ -107,9 +130,15 @@ impl Nemesis<'_> {
             tls: server.tls_options(),
         };
         let run = fire_step(step, endpoint, halt, self.seed, Some(Arc::clone(&outage)));
-        let (mut report, done) = self.around(step.server_fault, server, &outage, run).await?;
-        if let Some(done) = done {
-            report.add_server_fault(done.fault, self.seed, done.start_unix_ms);
+        let (mut report, carried) = self.around(step.server_fault, server, &outage, run).await?;
+        match carried {
+            Some(Carried::Done(done)) => {
+                report.add_server_fault(done.fault, self.seed, done.start_unix_ms);
+            }
+            // Stopped early at the first detection: the fault was not needed.
+            Some(Carried::NotDue(_)) if report.halted => {}
+            Some(Carried::NotDue(not_due)) => return Err(StepError::NotDue(not_due)),
+            None => {}
         }
         Ok(report)
     }
@@ -130,10 +159,14 @@ impl Nemesis<'_> {
         (spec.concurrency, spec.http2) = self.scenario.server.protocol.shape(spec.concurrency);
         spec.tls = server.tls_options();
         let run = crate::kv::run(&url, &spec, false, Some(Arc::clone(&outage)));
-        let (mut run, done) = self.around(step.server_fault, server, &outage, run).await?;
-        if let Some(done) = done {
-            run.report
-                .add_server_fault(done.fault, seed, done.start_unix_ms);
+        let (mut run, carried) = self.around(step.server_fault, server, &outage, run).await?;
+        match carried {
+            Some(Carried::Done(done)) => {
+                run.report
+                    .add_server_fault(done.fault, seed, done.start_unix_ms);
+            }
+            Some(Carried::NotDue(not_due)) => return Err(StepError::NotDue(not_due)),
+            None => {}
         }
         Ok(run)
     }

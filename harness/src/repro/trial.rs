@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::evidence;
-use super::nemesis::{Nemesis, StepError};
+use super::nemesis::{Nemesis, NotDue, StepError};
 use super::server::ServerProcess;
 use super::verdict::{StateSummary, Trials};
 use super::ReproError;
@@ -71,6 +71,14 @@ pub(super) async fn run_variant(
         variant: variant_name.to_owned(),
         source: Box::new(source),
     };
+    let not_due = |step: &str, n: NotDue| ReproError::FaultNotDue {
+        scenario: name.clone(),
+        variant: variant_name.to_owned(),
+        step: step.to_owned(),
+        fault: n.fault,
+        due_ms: n.due_ms,
+        ended_ms: n.ended_ms,
+    };
     loop {
         let trial = trials.run + 1;
         if budget.verbose {
@@ -107,6 +115,7 @@ pub(super) async fn run_variant(
                                 source: Box::new(source),
                             },
                             StepError::Server(source) => server_err(source),
+                            StepError::NotDue(n) => not_due(&f.name, n),
                         })?;
                     let mut why = report.late_recoveries();
                     if report.pass_rate < scenario.verdict.min_pass_rate {
@@ -156,6 +165,7 @@ pub(super) async fn run_variant(
                             source: Box::new(source),
                         },
                         StepError::Server(source) => server_err(source),
+                        StepError::NotDue(n) => not_due(&k.name, n),
                     })?;
                     let report = run.report;
                     let step_failed = !report.gate.passed;
