@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     seed: u64,
     start: Instant,
     connect_timeout: Duration,
-    broken: Arc<Broken>,
+    broken: Broken,
     /// Connections dialled in-process so far (they number the draws).
     conns: AtomicU64,
 }
@@ -72,7 +72,7 @@ impl Shared {
             seed,
             start: Instant::now(),
             connect_timeout,
-            broken: Arc::new(Broken::default()),
+            broken: Broken::default(),
             conns: AtomicU64::new(0),
         }
     }
@@ -155,11 +155,6 @@ impl Proxy {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// The connections it broke on purpose, by the client's port.
-    pub fn broken(&self) -> Arc<Broken> {
-        Arc::clone(&self.shared.broken)
     }
 
     /// What each fault did so far.
